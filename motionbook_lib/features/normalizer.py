@@ -1,0 +1,135 @@
+"""Streaming per-channel mean / std (Welford / Chan et al.), saved as safetensors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from motionbook_lib.rotations import check_finite
+
+
+@dataclass
+class Normalizer:
+    """Per-channel statistics accumulated over any number of batches.
+
+    ``update`` takes (..., D) arrays; all leading dimensions are pooled, so a
+    million motions can be streamed through in chunks with O(D) memory. Sums are
+    kept in float64 and merged with Chan's parallel formula, so the result does
+    not depend on how the data were chunked (up to rounding).
+    """
+
+    dim: int
+    eps: float = 1e-6
+    count: int = 0
+    mean: torch.Tensor = field(default=None)  # type: ignore[assignment]
+    m2: torch.Tensor = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.mean is None:
+            self.mean = torch.zeros(self.dim, dtype=torch.float64)
+        if self.m2 is None:
+            self.m2 = torch.zeros(self.dim, dtype=torch.float64)
+
+    def update(self, x: torch.Tensor) -> Normalizer:
+        """Fold a batch (..., D) into the running statistics."""
+        x = torch.as_tensor(x)
+        if x.dim() < 1 or x.shape[-1] != self.dim:
+            raise ValueError(f"x must have shape (..., {self.dim}), got {tuple(x.shape)}")
+        check_finite(x, "x")
+        x = x.reshape(-1, self.dim).double().cpu()
+        n = x.shape[0]
+        if n == 0:
+            return self
+        b_mean = x.mean(0)
+        b_m2 = ((x - b_mean) ** 2).sum(0)
+        total = self.count + n
+        delta = b_mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + b_m2 + delta**2 * (self.count * n / total)
+        self.count = total
+        return self
+
+    @property
+    def var(self) -> torch.Tensor:
+        if self.count < 2:
+            return torch.zeros(self.dim, dtype=torch.float64)
+        return self.m2 / (self.count - 1)
+
+    @property
+    def std(self) -> torch.Tensor:
+        """Sample std, floored at ``eps`` so constant channels do not divide by zero."""
+        return self.var.sqrt().clamp_min(self.eps)
+
+    def block_average_std(self, blocks: list[slice]) -> None:
+        """Replace the std of each block of channels by the block's mean std (HumanML3D style).
+
+        Stored by rescaling ``m2``, so save/load keeps it.
+        """
+        std = self.std.clone()
+        for b in blocks:
+            std[b] = std[b].mean()
+        if self.count >= 2:
+            self.m2 = std**2 * (self.count - 1)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (x - mean) / std in x's dtype and device."""
+        self._require_fit()
+        return (x - self.mean.to(x)) / self.std.to(x)
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_fit()
+        return x * self.std.to(x) + self.mean.to(x)
+
+    def _require_fit(self) -> None:
+        if self.count == 0:
+            raise RuntimeError("Normalizer has seen no data; call update() first")
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {
+            "mean": self.mean.contiguous(),
+            "m2": self.m2.contiguous(),
+            "count": torch.tensor([self.count], dtype=torch.int64),
+            "eps": torch.tensor([self.eps], dtype=torch.float64),
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the statistics to ``path`` (safetensors) atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(self.state_dict(), tmp, metadata={"format": "motionbook.normalizer", "dim": str(self.dim)})
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Normalizer:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"normalizer file not found: {path}")
+        try:
+            state = load_file(str(path))
+        except Exception as err:
+            raise ValueError(f"{path}: not a readable safetensors normalizer ({err})") from err
+        for key in ("mean", "m2", "count", "eps"):
+            if key not in state:
+                raise ValueError(f"{path}: missing field '{key}'")
+        mean = state["mean"].double()
+        if state["m2"].shape != mean.shape or mean.dim() != 1:
+            raise ValueError(f"{path}: fields 'mean' {tuple(mean.shape)} and 'm2' {tuple(state['m2'].shape)} differ")
+        return cls(
+            dim=mean.shape[0],
+            eps=float(state["eps"][0]),
+            count=int(state["count"][0]),
+            mean=mean,
+            m2=state["m2"].double(),
+        )
