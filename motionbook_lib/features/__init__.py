@@ -14,6 +14,15 @@ from motionbook_lib.features.d135 import (
     decode_d135,
     encode_d135,
 )
+from motionbook_lib.features.humanml3d import (
+    H3D263_BLOCKS,
+    H3D263_DIM,
+    compare_d135_h3d263,
+    extract_h3d263,
+    h3d263_rotations,
+    h3d263_to_joints,
+    preprocess_h3d263,
+)
 from motionbook_lib.features.normalizer import Normalizer
 
 __all__ = [
@@ -29,4 +38,11 @@ __all__ = [
     "d135_to_joints",
     "decode_d135",
     "encode_d135",
+    "H3D263_BLOCKS",
+    "H3D263_DIM",
+    "compare_d135_h3d263",
+    "extract_h3d263",
+    "h3d263_rotations",
+    "h3d263_to_joints",
+    "preprocess_h3d263",
 ]
