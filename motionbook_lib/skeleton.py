@@ -21,7 +21,7 @@ from importlib.resources import files
 import numpy as np
 import torch
 
-from motionbook_lib.rotations import check_finite
+from motionbook_lib.rotations import axis_angle_to_matrix, check_finite
 
 NUM_JOINTS = 22
 NUM_BETAS = 10
@@ -268,3 +268,32 @@ def forward_kinematics(local_rot: torch.Tensor, root_pos: torch.Tensor, offsets:
     :func:`forward_kinematics_transforms` for the argument shapes.
     """
     return forward_kinematics_transforms(local_rot, root_pos, offsets)[1]
+
+
+#: (joint, child along the bone, joint whose orientation must be kept) for :func:`twist_limbs`.
+TWIST_BONES: tuple[tuple[int, int, int | None], ...] = ((18, 20, None), (19, 21, None), (4, 7, 7), (5, 8, 8))
+
+
+def twist_limbs(local_rot: torch.Tensor, angle: torch.Tensor, skeleton: Skeleton | None = None) -> torch.Tensor:
+    """Roll the forearms and shins about their own bone axis without moving any joint.
+
+    The elbows roll about elbow->wrist and the knees about knee->ankle. The wrists are
+    leaves, so an elbow roll moves no joint; a knee roll would swing the toes about
+    the ankle, so the ankle gets the opposite roll and keeps its global orientation.
+    This is the information a joint-position feature (HumanML3D-263) cannot hold.
+
+    Args:
+        local_rot: (..., T, 22, 3, 3); angle: (T,) or broadcastable roll in radians.
+    Returns:
+        (..., T, 22, 3, 3) rotations whose FK joints equal those of ``local_rot``.
+    """
+    off = (skeleton or Skeleton()).offsets(local_rot.dtype, local_rot.device)
+    angle = torch.as_tensor(angle, dtype=local_rot.dtype, device=local_rot.device)
+    out = local_rot.clone()
+    for joint, child, keep in TWIST_BONES:
+        axis = off[child] / off[child].norm()
+        roll = axis_angle_to_matrix(angle[..., None] * axis)  # (T, 3, 3), in the joint's own frame
+        out[..., joint, :, :] = out[..., joint, :, :] @ roll
+        if keep is not None:
+            out[..., keep, :, :] = roll.transpose(-1, -2) @ out[..., keep, :, :]
+    return out

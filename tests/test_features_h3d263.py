@@ -29,7 +29,7 @@ from motionbook_lib.rotations import (
     quaternion_apply,
     quaternion_to_matrix,
 )
-from motionbook_lib.skeleton import KINEMATIC_CHAINS, PARENTS, Skeleton, forward_kinematics
+from motionbook_lib.skeleton import KINEMATIC_CHAINS, PARENTS, Skeleton, forward_kinematics, twist_limbs
 
 # Measured on 60 of these motions (20..200 frames, float32 features): joints -> 263 -> joints
 # is within 1.7e-6 m of the preprocessed joints up to the first frame that turns past
@@ -308,24 +308,6 @@ def test_retarget_to_reference_bone_lengths():
 # ---------------------------------------------------------------- D135 vs 263
 
 
-def _twist(R: torch.Tensor, angle: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
-    """Roll the elbows about elbow->wrist and the knees about knee->ankle; positions stay put.
-
-    The wrists are leaves, so an elbow roll moves nothing. A knee roll would swing the
-    foot about the ankle, so the ankle gets the opposite roll: its global orientation,
-    and with it the toes, stay where they were.
-    """
-    off = skeleton.offsets(torch.float64)
-    out = R.clone()
-    for joint, child, compensate in ((18, 20, None), (19, 21, None), (4, 7, 7), (5, 8, 8)):
-        axis = off[child] / off[child].norm()
-        roll = axis_angle_to_matrix(angle[:, None] * axis)  # (T, 3, 3) in the joint's own frame
-        out[:, joint] = out[:, joint] @ roll
-        if compensate is not None:
-            out[:, compensate] = roll.transpose(-1, -2) @ out[:, compensate]
-    return out
-
-
 def test_d135_vs_263_joint_error_and_twist():
     """D135 gives back joints and rotations; 263 gives back joints (with the official yaw drift) but no twist."""
     sk = Skeleton()
@@ -354,7 +336,7 @@ def test_d135_vs_263_joint_error_and_twist():
     # twist: same joint positions, different rotations
     angle = 0.9 * torch.sin(torch.linspace(0, 2 * math.pi, R.shape[1], dtype=torch.float64))
     m, m_root = R[0], root[0]
-    twisted = _twist(m, angle, sk)
+    twisted = twist_limbs(m, angle, sk)
     j_a, j_b = fk_joints(m, m_root, sk), fk_joints(twisted, m_root, sk)
     assert torch.equal(j_a, j_b), f"positions moved by {(j_a - j_b).abs().max():.1e} m"
     # the 263 feature is a function of positions only: it cannot tell them apart

@@ -50,7 +50,7 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from motionbook_lib.features.d135 import d135_to_joints, encode_d135
-from motionbook_lib.rotations import check_finite, rotation_6d_to_matrix
+from motionbook_lib.rotations import check_finite, quaternion_conjugate, rotation_6d_to_matrix
 from motionbook_lib.skeleton import (
     FACE_JOINTS,
     JOINT_NAMES,
@@ -107,11 +107,6 @@ def _qmul(q: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     y = r0 * q2 + r1 * q3 + r2 * q0 - r3 * q1
     z = r0 * q3 - r1 * q2 + r2 * q1 + r3 * q0
     return torch.stack((w, x, y, z), dim=-1)
-
-
-def _qinv(q: torch.Tensor) -> torch.Tensor:
-    """Conjugate of (..., 4) quaternions."""
-    return q * torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=q.dtype, device=q.device)
 
 
 def _qrot(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -324,7 +319,7 @@ def _swing_ik(glob: torch.Tensor, sigma: float) -> torch.Tensor:
             v = glob[..., c, :] - glob[..., p, :]  # (B, T, 3)
             v = v / _norm3(v)[..., None]
             swing = _qbetween(raw[c].expand_as(v), v)
-            local = _qmul(_qinv(R), swing)
+            local = _qmul(quaternion_conjugate(R), swing)
             quat[c] = local
             R = _qmul(R, local)
     return torch.stack(quat, dim=2)  # type: ignore[arg-type]
@@ -375,7 +370,7 @@ def extract_h3d263(
     r_rot = quat[:, :, 0]  # (B, T, 4) world -> heading frame
 
     root_vel = _qrot(r_rot[:, 1:], step[:, :, 0])  # (B, T-1, 3), heading of frame t+1
-    r_vel = _qmul(r_rot[:, 1:], _qinv(r_rot[:, :-1]))  # (B, T-1, 4)
+    r_vel = _qmul(r_rot[:, 1:], quaternion_conjugate(r_rot[:, :-1]))  # (B, T-1, 4)
     y = r_vel[..., 2]
     if fix_yaw:
         y = torch.where(r_vel[..., 0] < 0, -y, y)
@@ -417,7 +412,7 @@ def h3d263_to_joints(feat: torch.Tensor | np.ndarray) -> torch.Tensor:
     ang = torch.cumsum(torch.cat([torch.zeros_like(rot_vel[..., :1]), rot_vel[..., :-1]], dim=-1), dim=-1)
     zero = torch.zeros_like(ang)
     quat = torch.stack([torch.cos(ang), zero, torch.sin(ang), zero], dim=-1)  # (..., T, 4)
-    inv = _qinv(quat)
+    inv = quaternion_conjugate(quat)
     step = torch.zeros(*f.shape[:-1], 3, dtype=f.dtype, device=f.device)
     step[..., 1:, 0] = f[..., :-1, 1]
     step[..., 1:, 2] = f[..., :-1, 2]
