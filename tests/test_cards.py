@@ -1,0 +1,47 @@
+"""The checked-in synthetic data card is what the code generates for the default build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from motionbook_lib.data.__main__ import main as data_main
+from motionbook_lib.data.cards import check_card, render_card
+from motionbook_lib.data.store import MotionStore
+
+CARD = Path(__file__).resolve().parents[1] / "data_cards" / "synthetic.md"
+
+
+@pytest.fixture(scope="module")
+def default_store(tmp_path_factory) -> MotionStore:
+    # the build command written in the card itself
+    out = tmp_path_factory.mktemp("card") / "synthetic-1k"
+    rc = data_main(["build", "--source", "synthetic", "--n", "1000", "--out", str(out), "--seed", "0", "--no-progress"])
+    assert rc == 0
+    return MotionStore(out)
+
+
+def test_checked_in_card_matches_default_build(default_store):
+    problems = check_card(default_store, CARD)
+    assert not problems, "data_cards/synthetic.md is stale; regenerate it with\n" + "\n".join(
+        ["python -m motionbook_lib.data build --source synthetic --n 1000 --out data/synthetic-1k --seed 0",
+         "python -m motionbook_lib.data card data/synthetic-1k --out data_cards/synthetic.md", *problems[:10]]
+    )  # fmt: skip
+
+
+def test_card_has_required_sections(default_store):
+    text = render_card(default_store)
+    for section in ("## Source", "## Licence", "## Fields", "## Skeleton, units and axes", "## Splits", "## Counts",
+                    "## Known limits", "## Actions", "## Lengths"):  # fmt: skip
+        assert section in text
+    assert "| 21 | right_wrist | right_elbow | right_arm |" in text
+    assert "Y up" in text and "20 fps" in text
+
+
+def test_check_card_reports_a_changed_number(default_store, tmp_path):
+    card = tmp_path / "card.md"
+    card.write_text(render_card(default_store).replace("| motions | 1,000 |", "| motions | 1,001 |"))
+    problems = check_card(default_store, card)
+    assert len(problems) == 1 and "1,001" in problems[0]
+    assert check_card(default_store, tmp_path / "missing.md") == [f"{tmp_path / 'missing.md'}: missing"]
