@@ -45,3 +45,13 @@ def test_check_card_reports_a_changed_number(default_store, tmp_path):
     problems = check_card(default_store, card)
     assert len(problems) == 1 and "1,001" in problems[0]
     assert check_card(default_store, tmp_path / "missing.md") == [f"{tmp_path / 'missing.md'}: missing"]
+
+
+def test_card_of_imported_store_states_the_source_splits(tmp_path):
+    from motionbook_lib.data.importers import HumanML3DConfig, import_motions, make_demo_humanml3d
+
+    make_demo_humanml3d(tmp_path / "h3d", n=6)
+    import_motions("humanml3d", tmp_path / "h3d", tmp_path / "store", HumanML3DConfig(), progress=False)
+    card = (tmp_path / "store" / "DATA_CARD.md").read_text()
+    assert "Splits given by the source" in card
+    assert "Deterministic by a hash" not in card

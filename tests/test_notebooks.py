@@ -40,3 +40,22 @@ def test_numbered_notebook_runs_with_defaults(notebook: Path | None, tmp_path: P
     record = execute_notebook(nb, runs_dir=tmp_path / "runs", progress_bar=False)
     assert record.status == "ok", record.error
     assert record.output_notebook.is_file()
+
+
+@pytest.mark.slow
+def test_data_exploration_notebook_runs_on_an_imported_store(tmp_path: Path) -> None:
+    """Notebook 01 is parameterized by store path, so it serves imported datasets too."""
+    from motionbook_lib.data.importers import HumanML3DConfig, import_motions, make_demo_humanml3d
+
+    make_demo_humanml3d(tmp_path / "h3d", n=8)
+    store = tmp_path / "h3d-store"
+    import_motions("humanml3d", tmp_path / "h3d", store, HumanML3DConfig(), progress=False)
+    record = execute_notebook(
+        NOTEBOOK_DIR / "01_data_exploration.ipynb",
+        parameters={"store_path": str(store), "speed_sample": 8},
+        runs_dir=tmp_path / "runs",
+        progress_bar=False,
+    )
+    assert record.status == "ok", record.error
+    metrics = (record.run_dir / "metrics.jsonl").read_text()
+    assert '"motions"' in metrics

@@ -168,6 +168,46 @@ def add_card_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_card)
 
 
+# ---------------------------------------------------------------------------------------------- import
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from motionbook_lib.data import importers  # lazy: only this subcommand needs them
+
+    extra = {"min_frames": args.min_frames} if args.min_frames is not None else {}
+    if args.format == "bvh":
+        preset, joint_map = importers.bvh.load_joint_map(args.joint_map) if args.joint_map else ("auto", None)
+        config = importers.BvhConfig(unit=args.unit, up=args.up, preset=preset, joint_map=joint_map, **extra)
+    elif args.format == "amass":
+        config = importers.AmassConfig(model_folder=args.model_folder, **extra)
+    else:
+        config = importers.HumanML3DConfig(**extra)
+    report = importers.import_motions(
+        args.format, args.path, args.out, config, strict=args.strict, progress=not args.no_progress
+    )
+    c = report["counts"]
+    print(f"imported {c['motions']:,} motion(s) from {c['files_imported']:,} of {c['files']:,} file(s) into {args.out}")
+    reasons = ", ".join(f"{k} {v}" for k, v in c["skipped_by_reason"].items() if v)
+    print(f"skipped {c['skipped']:,}" + (f" ({reasons})" if reasons else "") + f"; see {args.out}/import_report.json")
+    _print_info(MotionStore(args.out, verify=False).info_summary())
+    return 0
+
+
+def add_import_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import real motion data (HumanML3D, AMASS, BVH) into a new store")
+    p.add_argument("--format", required=True, choices=("bvh", "humanml3d", "amass"), help="input format")
+    p.add_argument("path", help="a file or a folder (HumanML3D: the folder holding new_joints/ and texts/)")
+    p.add_argument("--out", required=True, help="new store folder (an interrupted import resumes)")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")
+    p.add_argument("--model-folder", help="AMASS: folder with smplx/SMPLX_NEUTRAL.npz, to check FK against smplx")
+    p.add_argument("--joint-map", help="BVH: JSON object (or .json file) of motionbook joint -> BVH joint names")
+    p.add_argument("--unit", default="auto", help="BVH: m, cm, mm, inch, cmu or auto (default: from the rest height)")
+    p.add_argument("--up", default="y", choices=("y", "z"), help="BVH: the file's up axis (default y)")
+    p.add_argument("--min-frames", type=int, help="drop motions shorter than this at 20 fps (default 40)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_import)
+
+
 # ----------------------------------------------------------------------------------------------
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -175,6 +215,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_merge_parser,
     add_info_parser,
     add_card_parser,
+    add_import_parser,
 ]
 
 

@@ -88,6 +88,7 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: Split boundaries on ``blake2b(id) % 10000``: [0, 8500) train, [8500, 9000) val, [9000, 10000) test.
 SPLIT_BOUNDS: tuple[int, int] = (8500, 9000)
 CHECKSUM_NAME = "crc32"
+HASH_SPLIT_RULE = f"blake2b-64(id) % 10000: <{SPLIT_BOUNDS[0]} train, <{SPLIT_BOUNDS[1]} val, else test"
 
 STORE_JSON = "store.json"
 MANIFEST_FILE = "manifest.parquet"
@@ -274,7 +275,9 @@ def _encode(
     if not fps > 0:
         raise ValueError(f"motion {motion_id!r}: fps must be positive, got {fps}")
     meta = dict(meta or {})
-    split = split_for_id(motion_id)
+    split = str(meta["split"]) if meta.get("split") is not None else split_for_id(motion_id)  # explicit override
+    if split not in SPLITS:
+        raise ValueError(f"motion {motion_id!r}: meta['split'] must be one of {SPLITS}, got {split!r}")
     extra = {k: v for k, v in meta.items() if k not in _META_COLUMNS and k not in ("id", "split", "source")}
     row = {
         "id": motion_id,
@@ -409,6 +412,7 @@ class StoreWriter:
         self.n_motions = 0
         self.n_frames = 0
         self.split_counts = {s: 0 for s in SPLITS}
+        self.n_explicit_splits = 0  # motions whose split differs from the id-hash rule (given by the source)
         self.split_frames = {s: 0 for s in SPLITS}
         self.fps_values: set[float] = set()
         self.resumed_ids: set[str] = set()
@@ -458,6 +462,7 @@ class StoreWriter:
             ids = table.column("id").to_pylist()
             self.resumed_ids.update(ids)
             split_arr = np.asarray(table.column("split").to_pylist(), dtype=object)
+            self.n_explicit_splits += sum(split_for_id(i) != s for i, s in zip(ids, split_arr, strict=True))
             nf = table.column("n_frames").to_numpy()
             for s in SPLITS:
                 self.split_counts[s] += int((split_arr == s).sum())
@@ -560,6 +565,7 @@ class StoreWriter:
         if self.fsync:
             _fsync_dir(self.path / PARTS_DIR)
         for row in self._rows:
+            self.n_explicit_splits += split_for_id(row["id"]) != row["split"]
             self.split_counts[row["split"]] += 1
             self.split_frames[row["split"]] += row["n_frames"]
             self.fps_values.add(row["fps"])
@@ -611,7 +617,9 @@ class StoreWriter:
             "shard_frames": self.shard_frames,
             "source": self.source,
             "checksum": CHECKSUM_NAME,
-            "split_rule": f"blake2b-64(id) % 10000: <{SPLIT_BOUNDS[0]} train, <{SPLIT_BOUNDS[1]} val, else test",
+            "split_rule": HASH_SPLIT_RULE
+            if self.n_explicit_splits == 0
+            else f"given by the source ({self.n_explicit_splits} motions differ from the id-hash rule)",
             "build": self.info,
             "created_by": _created_by(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
