@@ -24,7 +24,10 @@ class Normalizer:
     """
 
     dim: int
-    eps: float = 1e-6
+    #: Floor of the std, in feature units. Channels that never move in the data (a joint axis a
+    #: corpus never turns) would otherwise be divided by ~0 and blow up on data where they do move;
+    #: 0.01 suits D135 (6D components in [-1, 1], velocities ~0.05 m/frame).
+    eps: float = 1e-2
     count: int = 0
     mean: torch.Tensor = field(default=None)  # type: ignore[assignment]
     m2: torch.Tensor = field(default=None)  # type: ignore[assignment]

@@ -1,0 +1,572 @@
+"""Train a motion tokenizer on a motion store with ``accelerate`` (CPU, one GPU or many, same code).
+
+Layout of a training folder (``out_dir``)::
+
+    out_dir/
+      metrics.jsonl                 loss terms, lr, grad norm, MPJPE (mm), codebook use (records in the
+                                    format of motionbook_lib.runs.log_metric, appended)
+      checkpoints/step-00000200/    config.json, model.safetensors, normalizer.safetensors (a loadable
+                                    tokenizer), optimizer.safetensors + optimizer.json, rng-rank<r>.safetensors
+                                    + .json per process, trainer_state.json (written last)
+      final/                        the trained tokenizer (MotionTokenizer.from_pretrained) + eval.json
+      tensorboard/                  event files, when the ``tensorboard`` package is installed
+
+A checkpoint is written into ``.step-XXXXXXXX.tmp`` and renamed, so a folder named ``step-*`` is always
+complete. Everything is safetensors + JSON (no pickle): model, AdamW moments, the LR schedule, the
+step, the data position (epoch, batch in epoch) and every random generator the run touches (torch,
+CUDA, numpy, Python), one file per process. Calling :func:`train_tokenizer` again with the same
+``out_dir`` resumes from the newest checkpoint and reproduces the uninterrupted run's losses exactly
+(same device and process count); metric lines logged after that checkpoint by the killed run are dropped.
+
+Batches: every epoch draws a permutation of the training clips from ``(seed, epoch)``; a global batch
+of ``batch_size * processes`` clips is cut from it and each process takes its slice, so the data
+order does not depend on how the run was interrupted. ``steps`` counts optimizer steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, Sampler
+
+from motionbook_lib.data.store import MotionDataset, MotionStore, collate_motions
+from motionbook_lib.runs import METRICS_FILE
+from motionbook_lib.tokenizer.config import TokenizerConfig, TrainConfig
+from motionbook_lib.tokenizer.losses import codebook_usage, features_to_joints, masked_mean, mpjpe_mm, tokenizer_losses
+from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
+
+__all__ = ["EpochBatchSampler", "TrainResult", "evaluate_tokenizer", "latest_checkpoint", "train_tokenizer"]
+
+CKPT_DIR = "checkpoints"
+FINAL_DIR = "final"
+STATE_FILE = "trainer_state.json"
+CKPT_FORMAT = "motionbook.tokenizer-checkpoint"
+#: TrainConfig fields that shape the loss curve: a resume must keep them.
+CURVE_FIELDS = (
+    "batch_size",
+    "window",
+    "lr",
+    "weight_decay",
+    "betas",
+    "warmup_ratio",
+    "min_lr_ratio",
+    "grad_clip",
+    "seed",
+    "mixed_precision",
+)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    model_dir: Path  # out_dir / "final": MotionTokenizer.from_pretrained(model_dir)
+    step: int
+    resumed_from: int | None  # checkpoint step this call started from (None: from scratch)
+    losses: dict[int, float] = field(default_factory=dict)  # step -> total loss, steps run by this call
+    metrics: dict[str, float] = field(default_factory=dict)  # final evaluation
+    train_seconds: float = 0.0
+    steps_per_second: float = 0.0
+    tensorboard: bool = False
+
+
+# ----------------------------------------------------------------------------------------------
+# data order
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Batches of a seeded permutation per epoch; process ``rank`` takes its slice of each global batch.
+
+    Incomplete global batches at the end of an epoch are dropped. :meth:`set_position` picks the
+    epoch and the first batch, which is all the data-order state a resume needs.
+    """
+
+    def __init__(self, n: int, batch_size: int, num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
+        self.n, self.batch_size, self.num_replicas, self.rank, self.seed = n, batch_size, num_replicas, rank, seed
+        self.batches_per_epoch = n // (batch_size * num_replicas)
+        self.epoch, self.start = 0, 0
+
+    def set_position(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = int(epoch), int(start)
+
+    def __len__(self) -> int:
+        return max(0, self.batches_per_epoch - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        g = self.batch_size * self.num_replicas
+        for b in range(self.start, self.batches_per_epoch):
+            chunk = perm[b * g : (b + 1) * g]
+            yield chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
+
+
+def lr_factor(step: int, steps: int, warmup_ratio: float, min_lr_ratio: float) -> float:
+    """Linear warm-up over ``warmup_ratio * steps`` steps, then cosine decay to ``min_lr_ratio``."""
+    warm = int(round(warmup_ratio * steps))
+    if step < warm:
+        return (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, steps - warm))
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# ----------------------------------------------------------------------------------------------
+# small file helpers (atomic JSON, RNG and optimizer state as safetensors + JSON)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except ValueError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+
+
+def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Every global generator this process uses, as tensors + JSON."""
+    tensors = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"cuda.{i}"] = s
+    # the legacy global numpy generator is exactly what third-party code may draw from
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    tensors["numpy.keys"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
+    version, py_state, gauss_next = random.getstate()
+    tensors["python.state"] = torch.tensor(py_state, dtype=torch.int64)
+    meta = {"numpy": [name, int(pos), int(has_gauss), float(cached)], "python": [version, gauss_next]}
+    return tensors, meta
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["torch"])
+    cuda = [tensors[f"cuda.{i}"] for i in range(len(tensors)) if f"cuda.{i}" in tensors]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    name, pos, has_gauss, cached = meta["numpy"]
+    keys = tensors["numpy.keys"].numpy().astype(np.uint32)
+    np.random.set_state((name, keys, pos, has_gauss, cached))  # noqa: NPY002
+    version, gauss_next = meta["python"]
+    random.setstate((version, tuple(int(v) for v in tensors["python.state"].tolist()), gauss_next))
+
+
+def optimizer_to_files(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """torch optimizer state_dict -> (tensors, JSON): ``state.<param>.<name>`` tensors + param groups."""
+    tensors, scalars = {}, {}
+    for pid, entry in state["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"state.{pid}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{pid}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_files(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, pid, name = key.split(".", 2)
+        state.setdefault(int(pid), {})[name] = value
+    for key, value in meta.get("scalars", {}).items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = value
+    groups = meta["param_groups"]
+    for g in groups:
+        if isinstance(g.get("betas"), list):
+            g["betas"] = tuple(g["betas"])
+    return {"state": state, "param_groups": groups}
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint folder of a training folder, or None."""
+    root = Path(out_dir) / CKPT_DIR
+    if not root.is_dir():
+        return None
+    done = [p for p in root.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation
+
+
+@torch.no_grad()
+def evaluate_tokenizer(
+    model: MotionTokenizer,
+    store: MotionStore | str | os.PathLike,
+    split: str = "test",
+    window: int = 64,
+    batch_size: int = 32,
+    max_batches: int = 0,
+) -> dict[str, float]:
+    """Reconstruction quality and codebook use on the first ``window`` frames of each clip of ``split``.
+
+    Returns ``mse`` (normalized features, the per-channel-mean predictor scores about 1), ``mse_mean``
+    (that predictor's score on the same windows), ``mpjpe_mm`` (pelvis-relative, neutral body),
+    ``utilization`` (share of the codebook used) and ``perplexity`` (exp of the code entropy), plus
+    ``windows`` evaluated.
+    """
+    if window % model.config.alpha:
+        raise ValueError(f"window={window} must be a multiple of alpha={model.config.alpha}")
+    ds = MotionDataset(store, split, window=window, crop="start", normalize=True)
+    if len(ds) == 0:
+        raise ValueError(f"split {split!r} of the store has no motions to evaluate on")
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_motions)
+    was_training = model.training
+    model.eval()
+    alpha = model.config.alpha
+    sums = {"se": 0.0, "se0": 0.0, "cells": 0.0, "mpjpe": 0.0, "frames": 0.0, "windows": 0.0}
+    tokens = []
+    try:
+        for b, batch in enumerate(loader):
+            if max_batches and b >= max_batches:
+                break
+            x = batch["features"].to(model.device)  # (B, W, 135)
+            mask = batch["mask"].to(model.device)  # (B, W)
+            out = model(x)
+            n = float(mask.sum()) * x.shape[-1]
+            sums["se"] += float(masked_mean((out.recon - x) ** 2, mask)) * n
+            sums["se0"] += float(masked_mean(x**2, mask)) * n
+            sums["cells"] += n
+            j_rec = features_to_joints(out.recon, model.feat_mean, model.feat_std)
+            j_gt = features_to_joints(x, model.feat_mean, model.feat_std)
+            sums["mpjpe"] += float(mpjpe_mm(j_rec, j_gt, mask)) * float(mask.sum())
+            sums["frames"] += float(mask.sum())
+            sums["windows"] += x.shape[0]
+            tokens.append(out.tokens[mask[:, ::alpha]].cpu())  # valid steps: (N, ...) tokens
+    finally:
+        model.train(was_training)
+    usage = codebook_usage(torch.cat(tokens), model.config.codebook_size, levels=model.config.quantizer == "rvq")
+    return {
+        "mse": sums["se"] / sums["cells"],
+        "mse_mean": sums["se0"] / sums["cells"],
+        "mpjpe_mm": sums["mpjpe"] / sums["frames"],
+        **usage,
+        "windows": sums["windows"],
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# training
+
+
+def _store_fingerprint(store: MotionStore) -> dict[str, Any]:
+    counts = store.info.get("counts", {})
+    return {"motions": len(store), "frames": counts.get("frames")}
+
+
+def _check_resume(state_file: Path, state: dict, expected: dict) -> None:
+    """ValueError naming ``state_file`` when the checkpoint was made with other settings."""
+    if state.get("format") != CKPT_FORMAT:
+        raise ValueError(f"{state_file}: not a tokenizer training checkpoint (format {state.get('format')!r})")
+    diffs = []
+    for key in ("tokenizer_config", "steps", "num_processes", "store"):
+        if state.get(key) != expected[key]:
+            diffs.append(key)
+    saved_train = state.get("train_config", {})
+    diffs += [f"train_config.{k}" for k in CURVE_FIELDS if saved_train.get(k) != expected["train_config"][k]]
+    if diffs:
+        raise ValueError(
+            f"{state_file}: checkpoint was made with other settings ({', '.join(diffs)} differ); "
+            "use another out_dir or the same settings to resume"
+        )
+
+
+def train_tokenizer(
+    config: TokenizerConfig,
+    store_path: str | os.PathLike | MotionStore,
+    out_dir: str | os.PathLike,
+    steps: int,
+    train: TrainConfig | None = None,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train (or resume) a tokenizer for ``steps`` optimizer steps; returns the trained model's folder.
+
+    Args:
+        config: the tokenizer to train.
+        store_path: a motion store (folder or :class:`MotionStore`); its train split and normalizer are used.
+        out_dir: training folder (see the module docstring); resumed when it holds a checkpoint.
+        steps: total optimizer steps of the run (a resumed run must use the same number).
+        train: optimisation settings (default :class:`TrainConfig`).
+        resume: False refuses to start over an existing checkpoint instead of resuming it.
+        progress: show a tqdm bar (main process only).
+        callback: ``callback(step, terms)`` after every step (terms: float loss terms); an exception
+            raised there stops the run like a crash would.
+
+    The model is initialised after ``torch.manual_seed(train.seed)`` (the global generator is seeded),
+    and ``train.cpu_threads`` > 0 sets ``torch.set_num_threads`` for the process.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import is_tensorboard_available
+    from tqdm.auto import tqdm
+
+    train = train or TrainConfig()
+    if not isinstance(config, TokenizerConfig):
+        raise ValueError(f"config must be a TokenizerConfig, got {type(config).__name__}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if train.window % config.alpha:
+        raise ValueError(f"train.window={train.window} must be a multiple of alpha={config.alpha}")
+    store = store_path if isinstance(store_path, MotionStore) else MotionStore(store_path)
+    out = Path(out_dir)
+    if train.cpu_threads:
+        torch.set_num_threads(train.cpu_threads)
+
+    use_tb = is_tensorboard_available()
+    accelerator = Accelerator(
+        mixed_precision=train.mixed_precision, log_with="tensorboard" if use_tb else None, project_dir=str(out)
+    )
+    main = accelerator.is_main_process
+    world, rank = accelerator.num_processes, accelerator.process_index
+
+    # -- data
+    dataset = MotionDataset(store, "train", window=train.window, crop="random", normalize=True, seed=train.seed)
+    sampler = EpochBatchSampler(len(dataset), train.batch_size, world, rank, seed=train.seed)
+    if sampler.batches_per_epoch == 0:
+        raise ValueError(
+            f"the train split has {len(dataset)} clips, fewer than one global batch of "
+            f"{train.batch_size * world}; lower batch_size or use a bigger store"
+        )
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate_motions,
+        num_workers=train.num_workers,
+        generator=torch.Generator().manual_seed(train.seed),
+    )  # keeps the global RNG untouched
+
+    # -- model, optimizer, schedule
+    torch.manual_seed(train.seed)
+    model = MotionTokenizer(config, store.normalizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, betas=train.betas, weight_decay=train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, steps, train.warmup_ratio, train.min_lr_ratio)
+    )
+
+    expected = {
+        "tokenizer_config": config.to_dict(),
+        "train_config": train.to_dict(),
+        "steps": steps,
+        "num_processes": world,
+        "store": _store_fingerprint(store),
+    }
+    step, epoch, batch_in_epoch, resumed_from = 0, 0, 0, None
+    ckpt = latest_checkpoint(out)
+    if ckpt is not None:
+        state = _read_json(ckpt / STATE_FILE)
+        if not resume:
+            raise ValueError(
+                f"{ckpt / STATE_FILE}: {out} already holds a checkpoint; pass resume=True or another out_dir"
+            )
+        _check_resume(ckpt / STATE_FILE, state, expected)
+        model.load_weights(ckpt / "model.safetensors")
+        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        resumed_from = step
+    model, optimizer = accelerator.prepare(model, optimizer)
+    net = accelerator.unwrap_model(model)
+    if ckpt is not None:
+        optimizer.load_state_dict(
+            optimizer_from_files(load_file(str(ckpt / "optimizer.safetensors")), _read_json(ckpt / "optimizer.json"))
+        )
+        scheduler.load_state_dict(state["scheduler"])
+        rng_file = ckpt / f"rng-rank{rank}.safetensors"
+        set_rng_state(load_file(str(rng_file)), _read_json(rng_file.with_suffix(".json")))
+
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in (out / CKPT_DIR).glob(".step-*.tmp") if (out / CKPT_DIR).exists() else []:
+            shutil.rmtree(stale, ignore_errors=True)
+        _truncate_metrics(out / "metrics.jsonl", step)
+        _write_json(out / "train_config.json", {**expected, "store_path": str(store.path)})
+    if use_tb:
+        hparams = {
+            k: v
+            for k, v in {**config.to_dict(), **train.to_dict(), "steps": steps}.items()
+            if isinstance(v, int | float | str | bool)
+        }
+        accelerator.init_trackers("tensorboard", config=hparams)
+    elif main and progress:
+        print("[tokenizer] tensorboard is not installed: metrics go to metrics.jsonl only", file=sys.stderr)
+    accelerator.wait_for_everyone()
+
+    def save_checkpoint() -> None:
+        name = f"step-{step:08d}"
+        root = out / CKPT_DIR
+        tmp = root / f".{name}.tmp"
+        if main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        tensors, meta = rng_state()
+        save_file(tensors, str(tmp / f"rng-rank{rank}.safetensors"))
+        _write_json(tmp / f"rng-rank{rank}.json", meta)
+        accelerator.wait_for_everyone()
+        if main:
+            net._write(tmp)
+            opt_tensors, opt_meta = optimizer_to_files(optimizer.state_dict())
+            save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+            _write_json(tmp / "optimizer.json", opt_meta)
+            _write_json(
+                tmp / STATE_FILE,
+                {
+                    "format": CKPT_FORMAT,
+                    **expected,
+                    "step": step,
+                    "epoch": epoch,
+                    "batch_in_epoch": batch_in_epoch,
+                    "scheduler": scheduler.state_dict(),
+                },
+            )
+            final = root / name
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            done = sorted((p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+            for old in done[: -train.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+        accelerator.wait_for_everyone()
+
+    def run_eval() -> dict[str, float]:
+        split = train.eval_split if len(store.split(train.eval_split)) else "train"
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):  # evaluation never shifts the training randomness
+            return evaluate_tokenizer(net, store, split, train.window, train.batch_size, train.eval_batches)
+
+    def log(values: dict[str, float], at: int) -> None:
+        if main:
+            append_metrics(out, values, at)
+        if use_tb:
+            accelerator.log(values, step=at)
+
+    # -- the loop
+    losses: dict[int, float] = {}
+    bar = tqdm(
+        total=steps,
+        initial=step,
+        disable=not (progress and accelerator.is_local_main_process),
+        desc=f"tokenizer {config.quantizer}",
+        unit="step",
+    )
+    t0, t_eval, first_step = time.perf_counter(), 0.0, step
+    alpha = config.alpha
+    while step < steps:
+        sampler.set_position(epoch, batch_in_epoch)
+        dataset.set_epoch(epoch)
+        for batch in loader:
+            model.train()
+            x = batch["features"].to(accelerator.device)  # (B, W, 135)
+            mask = batch["mask"].to(accelerator.device)  # (B, W)
+            with accelerator.autocast():
+                out_ = model(x)
+            loss, terms = tokenizer_losses(
+                config, x, out_.recon, out_.commit, out_.entropy, net.feat_mean, net.feat_std, mask
+            )
+            accelerator.backward(loss)
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), train.grad_clip) if train.grad_clip else None
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            batch_in_epoch += 1
+            if batch_in_epoch == sampler.batches_per_epoch:
+                epoch, batch_in_epoch = epoch + 1, 0
+            losses[step] = float(terms["loss"])
+            bar.update(1)
+            if step % train.log_every == 0 or step == steps:
+                values = {f"train/{k}": float(v) for k, v in accelerator.reduce(terms, "mean").items()}
+                values["train/lr"] = scheduler.get_last_lr()[0]
+                if grad_norm is not None:
+                    values["train/grad_norm"] = float(grad_norm)
+                usage = codebook_usage(
+                    out_.tokens[mask[:, ::alpha]], config.codebook_size, levels=config.quantizer == "rvq"
+                )
+                values.update({f"train/{k}": v for k, v in usage.items()})
+                log(values, step)
+                bar.set_postfix(loss=f"{values['train/loss']:.4f}", mpjpe=f"{values['train/mpjpe_mm']:.1f}mm")
+            if train.eval_every and step % train.eval_every == 0 and step < steps:
+                te = time.perf_counter()
+                log({f"val/{k}": v for k, v in run_eval().items()}, step)
+                t_eval += time.perf_counter() - te
+            if (train.ckpt_every and step % train.ckpt_every == 0) or step == steps:
+                save_checkpoint()
+            if callback is not None:
+                callback(step, {k: float(v) for k, v in terms.items()})
+            if step >= steps:
+                break
+    bar.close()
+    train_seconds = time.perf_counter() - t0 - t_eval
+    metrics = run_eval()
+    log({f"val/{k}": v for k, v in metrics.items()}, step)
+    final = out / FINAL_DIR
+    if main:
+        net.save_pretrained(final)
+        _write_json(final / "eval.json", {"step": step, "split": train.eval_split, **metrics})
+    accelerator.wait_for_everyone()
+    if use_tb:
+        accelerator.end_training()
+    done = step - first_step
+    return TrainResult(
+        out,
+        final,
+        step,
+        resumed_from,
+        losses,
+        metrics,
+        train_seconds,
+        done / train_seconds if done and train_seconds > 0 else 0.0,
+        use_tb,
+    )
+
+
+def append_metrics(run_dir: str | os.PathLike, values: dict[str, float], step: int) -> None:
+    """Append one :func:`motionbook_lib.runs.log_metric` record per value to ``run_dir/metrics.jsonl``.
+
+    Same records as ``log_metric`` (``name``, ``value``, ``step``, ``time``), but appended in one write
+    instead of rewriting the whole file for each value, which a long run could not afford.
+    """
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    lines = "".join(
+        json.dumps({"name": k, "value": float(v), "step": int(step), "time": now}) + "\n" for k, v in values.items()
+    )
+    with open(Path(run_dir) / METRICS_FILE, "a", encoding="utf-8") as fh:
+        fh.write(lines)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines logged after ``step`` (by a run that died before its next checkpoint) and any
+    line cut short by the crash."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    keep = []
+    for ln in lines:
+        try:
+            record = json.loads(ln)
+        except ValueError:
+            continue
+        if (record.get("step") or 0) <= step:
+            keep.append(ln)
+    if len(keep) != len(lines) or not path.read_bytes().endswith(b"\n"):
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
+        os.replace(tmp, path)
