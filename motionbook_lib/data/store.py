@@ -598,32 +598,19 @@ class StoreWriter:
                 pw.write_table(pq.read_table(parts_dir / _part_name(k)).cast(MANIFEST_SCHEMA))
         os.replace(tmp, manifest)
         self._stats.save(self.path / NORMALIZER_FILE)
-        fps = sorted(self.fps_values)
-        store_info = {
-            "format": STORE_FORMAT,
-            "version": STORE_VERSION,
-            "feature": FEATURE_NAME,
-            "dim": D135_DIM,
-            "dtype": "float32",
-            "fps": fps[0] if len(fps) == 1 else None,
-            "fps_values": fps,
-            "counts": {
-                "motions": self.n_motions,
-                "frames": self.n_frames,
-                "shards": self.n_shards,
-                "splits": dict(self.split_counts),
-                "split_frames": dict(self.split_frames),
-            },
-            "shard_frames": self.shard_frames,
-            "source": self.source,
-            "checksum": CHECKSUM_NAME,
-            "split_rule": HASH_SPLIT_RULE
+        split_rule = (
+            HASH_SPLIT_RULE
             if self.n_explicit_splits == 0
-            else f"given by the source ({self.n_explicit_splits} motions differ from the id-hash rule)",
-            "build": self.info,
-            "created_by": _created_by(),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            else f"given by the source ({self.n_explicit_splits} motions differ from the id-hash rule)"
+        )
+        counts = {
+            "motions": self.n_motions,
+            "frames": self.n_frames,
+            "shards": self.n_shards,
+            "splits": dict(self.split_counts),
+            "split_frames": dict(self.split_frames),
         }
+        store_info = _store_info(counts, self.fps_values, self.shard_frames, self.source, split_rule, self.info)
         _atomic_write_json(self.path / STORE_JSON, store_info)
         _fsync_dir(self.path)
         shutil.rmtree(parts_dir, ignore_errors=True)
@@ -644,6 +631,30 @@ def _created_by() -> str:
     from motionbook_lib import __version__
 
     return f"motionbook {__version__} (motionbook_lib.data.store)"
+
+def _store_info(
+    counts: dict, fps_values: Iterable[float], shard_frames: int, source: str | None, split_rule: str | None, build: Any
+) -> dict:
+    """The body of ``store.json``, written last (atomically) to mark a store complete."""
+    fps = sorted(fps_values)
+    return {
+        "format": STORE_FORMAT,
+        "version": STORE_VERSION,
+        "feature": FEATURE_NAME,
+        "dim": D135_DIM,
+        "dtype": "float32",
+        "fps": fps[0] if len(fps) == 1 else None,
+        "fps_values": fps,
+        "counts": counts,
+        "shard_frames": shard_frames,
+        "source": source,
+        "checksum": CHECKSUM_NAME,
+        "split_rule": split_rule,
+        "build": build,
+        "created_by": _created_by(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1319,24 +1330,14 @@ def merge_stores(
     os.replace(tmp, manifest)
     merge_normalizers(s.normalizer for s in stores).save(out / NORMALIZER_FILE)
     counts["shards"] = base
-    fps = sorted(fps_values)
-    info = {
-        "format": STORE_FORMAT,
-        "version": STORE_VERSION,
-        "feature": FEATURE_NAME,
-        "dim": D135_DIM,
-        "dtype": "float32",
-        "fps": fps[0] if len(fps) == 1 else None,
-        "fps_values": fps,
-        "counts": counts,
-        "shard_frames": max(s.info.get("shard_frames", 0) for s in stores),
-        "source": stores[0].info.get("source") if len({s.info.get("source") for s in stores}) == 1 else "mixed",
-        "checksum": CHECKSUM_NAME,
-        "split_rule": stores[0].info.get("split_rule"),
-        "build": merged_build,
-        "created_by": _created_by(),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    info = _store_info(
+        counts,
+        fps_values,
+        max(s.info.get("shard_frames", 0) for s in stores),
+        stores[0].info.get("source") if len({s.info.get("source") for s in stores}) == 1 else "mixed",
+        stores[0].info.get("split_rule"),
+        merged_build,
+    )
     _atomic_write_json(out / STORE_JSON, info)
     _fsync_dir(out)
     return out
