@@ -2,8 +2,8 @@
 
 Data flow: tokenizer codes -> :class:`MotionVocab` text (``<mot><motion_id_k>...</mot>``) ->
 instruction templates -> a Hugging Face causal LM -> constrained generation -> codes -> the
-tokenizer's decoder -> D135 -> joints. (The training script, stage schedule and notebook 04 are
-the next step; see the README's status.)
+tokenizer's decoder -> D135 -> joints. Training: :func:`train_m0` (two stages, accelerate, exact resume);
+inference: :class:`M0Pipeline` (``generate_motion``, ``describe_motion``).
 """
 
 from motionbook_lib.lm.dataset import collate_examples, encode_example
@@ -15,6 +15,7 @@ from motionbook_lib.lm.modeling_m0 import (
     generate_codes,
     resize_embeddings,
 )
+from motionbook_lib.lm.pipeline import M0Pipeline
 from motionbook_lib.lm.templates import TASKS, TEMPLATES, Template, build_example, get_template, templates_for
 from motionbook_lib.lm.text_tokenizer import (
     add_motion_tokens,
@@ -22,6 +23,7 @@ from motionbook_lib.lm.text_tokenizer import (
     motion_token_ids,
     train_text_tokenizer,
 )
+from motionbook_lib.lm.train import M0TrainConfig, M0TrainResult, train_m0
 from motionbook_lib.lm.vocab import MOT_END, MOT_START, MotionVocab, motion_token
 
 __all__ = [
@@ -31,6 +33,9 @@ __all__ = [
     "TASKS",
     "TEMPLATES",
     "M0Config",
+    "M0Pipeline",
+    "M0TrainConfig",
+    "M0TrainResult",
     "MotionConstraint",
     "MotionVocab",
     "Template",
@@ -46,5 +51,6 @@ __all__ = [
     "motion_token_ids",
     "resize_embeddings",
     "templates_for",
+    "train_m0",
     "train_text_tokenizer",
 ]

@@ -1,0 +1,97 @@
+"""M0 at inference: text -> motion and motion -> text, with the motion tokenizer attached."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+
+from motionbook_lib.lm.modeling_m0 import generate_codes
+from motionbook_lib.lm.templates import get_template
+from motionbook_lib.lm.text_tokenizer import load_text_tokenizer
+from motionbook_lib.lm.vocab import MotionVocab
+from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
+from motionbook_lib.training import read_json
+
+PIPELINE_FILE = "m0_pipeline.json"
+
+
+@dataclass
+class M0Pipeline:
+    """A trained M0 (language model + text tokenizer) and the motion tokenizer it speaks."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    motion_tokenizer: MotionTokenizer
+    vocab: MotionVocab
+    fps: float = 20.0
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> M0Pipeline:
+        """Load the ``final/`` folder written by :func:`motionbook_lib.lm.train.train_m0`."""
+        folder = Path(folder)
+        if not (folder / PIPELINE_FILE).exists():
+            raise FileNotFoundError(f"no M0 pipeline in {folder}: expected {PIPELINE_FILE} there")
+        info = read_json(folder / PIPELINE_FILE)
+        mtok = MotionTokenizer.from_pretrained(folder / "motion_tokenizer").eval()
+        vocab = MotionVocab(info["codebook_size"], info["tokens_per_step"])
+        if (mtok.config.codebook_size, mtok.config.tokens_per_step) != (vocab.codebook_size, vocab.tokens_per_step):
+            raise ValueError(f"{folder / PIPELINE_FILE}: vocabulary does not match the motion tokenizer's config")
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
+        return cls(model, load_text_tokenizer(folder), mtok, vocab, float(info.get("fps", 20.0)))
+
+    def generate_motion(
+        self,
+        text: str,
+        seconds: float | None = None,
+        template: str = "t2m_00",
+        temperature: float = 1.0,
+        top_k: int | None = 50,
+        top_p: float | None = None,
+        do_sample: bool = True,
+        seed: int | None = None,
+        use_cache: bool = True,
+    ) -> dict[str, object]:
+        """A motion for ``text``: dict with ``codes`` (S, P), ``features`` (T, 135) and ``joints`` (T, 22, 3).
+
+        ``seconds`` fixes the length (rounded to whole token steps); otherwise the model chooses,
+        up to about 10 s.
+        """
+        step_s = self.motion_tokenizer.config.alpha / self.fps
+        if seconds is not None:
+            n = max(1, round(seconds / step_s))
+            min_steps, max_steps = n, n
+        else:
+            min_steps, max_steps = 1, round(10.0 / step_s)
+        fields = dict(caption=text, caption_lc=text, motion="", seconds=f"{seconds or 4:.0f}", parts="", prefix="",
+                      suffix="", middle="")  # fmt: skip
+        prompt, _ = get_template(template).render(**fields)
+        codes = generate_codes(self.model, self.tokenizer, self.vocab, prompt.rstrip() + " ", min_steps, max_steps,
+                               do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p,
+                               use_cache=use_cache, seed=seed)  # fmt: skip
+        with torch.no_grad():
+            tokens = torch.as_tensor(codes)[None]  # (1, S[, P])
+            features = self.motion_tokenizer.decode(tokens)[0]  # (T, 135)
+            joints = self.motion_tokenizer.tokens_to_joints(tokens)[0]  # (T, 22, 3)
+        return {"codes": codes, "features": features, "joints": joints}
+
+    @torch.no_grad()
+    def describe_motion(self, features: np.ndarray | torch.Tensor, max_new_tokens: int = 60) -> str:
+        """A caption for a (T, 135) D135 motion (greedy decoding after an m2t template)."""
+        feat = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+        alpha = self.motion_tokenizer.config.alpha
+        T = (feat.shape[0] // alpha) * alpha
+        if feat.ndim != 2 or T < alpha:
+            raise ValueError(f"features must have shape (T >= {alpha}, 135), got {tuple(feat.shape)}")
+        codes = self.motion_tokenizer.encode(feat[:T][None])[0].cpu().numpy()
+        prompt, _ = get_template("m2t_00").render(motion=self.vocab.to_text(codes), caption="")
+        ids = self.tokenizer(prompt + " ", return_tensors="pt").input_ids
+        out = self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                  do_sample=False, eos_token_id=self.tokenizer.eos_token_id,
+                                  pad_token_id=self.tokenizer.pad_token_id, bad_words_ids=[[i] for i in
+                                  self.tokenizer.convert_tokens_to_ids(self.vocab.special_tokens)])  # fmt: skip
+        return self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()

@@ -1,0 +1,375 @@
+"""Train M0 with ``accelerate``: the same script on a CPU, one GPU, or several GPUs and nodes (DDP).
+
+Two stages, as in the Being-M0 paper:
+
+1. **text-motion alignment**: plain ``caption <mot>...</mot>`` and ``<mot>...</mot> caption`` pairs
+   over the whole corpus (``stage=1``);
+2. **instruction tuning** on the template library (``stage=2``), started from stage 1's model
+   (``init_from``).
+
+Layout of a training folder::
+
+    out_dir/
+      corpus/train.safetensors       motion codes of every training motion (tokenized once, reused)
+      text_tokenizer/                the BPE text tokenizer with the motion tokens
+      metrics.jsonl                  loss, lr, grad norm, tokens/s (motionbook_lib.runs.log_metric records)
+      checkpoints/step-XXXXXXXX/     model (safetensors), optimizer, RNG per process, trainer_state.json
+      final/                         M0Pipeline.from_pretrained(final) loads the trained model
+
+Checkpoints are written to a temp folder and renamed; a run started again with the same ``out_dir``
+resumes from the newest one on the same loss curve (the data order and template choices depend only
+on ``(seed, epoch, position)``). The loss covers the whole sequence unless ``target_only``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from motionbook_lib.data.store import MotionStore
+from motionbook_lib.lm.dataset import collate_examples, encode_example
+from motionbook_lib.lm.modeling_m0 import M0Config, build_m0
+from motionbook_lib.lm.templates import build_example, templates_for
+from motionbook_lib.lm.text_tokenizer import add_motion_tokens, load_text_tokenizer, train_text_tokenizer
+from motionbook_lib.lm.vocab import MotionVocab
+from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
+from motionbook_lib.training import (
+    EpochBatchSampler,
+    append_metrics,
+    lr_factor,
+    optimizer_from_files,
+    optimizer_to_files,
+    read_json,
+    rng_state,
+    set_rng_state,
+    truncate_metrics,
+    write_json,
+)
+
+CKPT_DIR, FINAL_DIR, STATE_FILE = "checkpoints", "final", "trainer_state.json"
+PIPELINE_FILE = "m0_pipeline.json"
+
+
+@dataclass
+class M0TrainConfig:
+    """Optimisation and data settings of one M0 training stage."""
+
+    stage: int = 2
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_ratio: float = 0.05
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    max_length: int = 512
+    max_frames: int = 196
+    target_only: bool = False
+    seed: int = 0
+    mixed_precision: str = "no"
+    log_every: int = 10
+    ckpt_every: int = 100
+    keep_checkpoints: int = 2
+    cpu_threads: int = 0
+    text_vocab_size: int = 2000
+    init_from: str | None = None
+    model: M0Config = field(default_factory=M0Config)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = M0Config(**self.model)
+        self.betas = tuple(self.betas)  # type: ignore[assignment]
+        if self.stage not in (1, 2):
+            raise ValueError(f"stage must be 1 (alignment) or 2 (instruction tuning), got {self.stage}")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+@dataclass
+class MotionCorpus:
+    """Motion codes of a store split: motion i has codes ``codes[offsets[i]:offsets[i + 1]]``."""
+
+    codes: np.ndarray  # (N_steps, P) int64
+    offsets: np.ndarray  # (N + 1,)
+    index: np.ndarray  # (N,) store row of each motion
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def motion_codes(self, i: int) -> np.ndarray:
+        return self.codes[self.offsets[i] : self.offsets[i + 1]]
+
+
+def tokenize_corpus(
+    store: MotionStore, motion_tokenizer: MotionTokenizer, split: str, max_frames: int, cache: Path | None = None
+) -> MotionCorpus:
+    """Encode every motion of ``split`` (cropped to ``max_frames``, whole token steps) once; cached as safetensors."""
+    if cache is not None and cache.exists():
+        t = load_file(str(cache))
+        return MotionCorpus(t["codes"].numpy(), t["offsets"].numpy(), t["index"].numpy())
+    alpha = motion_tokenizer.config.alpha
+    rows = store.split(split)
+    chunks, offsets, index = [], [0], []
+    with torch.no_grad():
+        for i in rows:
+            feat = store.features(int(i))[:max_frames]
+            T = (feat.shape[0] // alpha) * alpha
+            if T < alpha:
+                continue
+            codes = motion_tokenizer.encode(np.ascontiguousarray(feat[:T]))  # (S, P) or (S,)
+            codes = codes.reshape(codes.shape[0], -1).cpu().numpy().astype(np.int64)
+            chunks.append(codes)
+            offsets.append(offsets[-1] + len(codes))
+            index.append(int(i))
+    if not chunks:
+        raise ValueError(f"split {split!r} of {store.path} has no motion long enough to tokenize")
+    corpus = MotionCorpus(np.concatenate(chunks), np.asarray(offsets), np.asarray(index))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.tmp")
+        save_file({"codes": torch.from_numpy(corpus.codes), "offsets": torch.from_numpy(corpus.offsets),
+                   "index": torch.from_numpy(corpus.index)}, str(tmp))  # fmt: skip
+        os.replace(tmp, cache)
+    return corpus
+
+
+def make_example(
+    corpus: MotionCorpus, store: MotionStore, vocab: MotionVocab, i: int, stage: int, seed: int, epoch: int,
+    seconds_per_step: float,
+) -> tuple[str, str]:
+    """(prompt, answer) for motion ``i``; the template and paraphrases depend only on (seed, epoch, i)."""
+    rng = np.random.default_rng([seed, epoch, i, 7])
+    codes = corpus.motion_codes(i)  # (S, P)
+    row = int(corpus.index[i])
+    captions = store.captions(row) or [""]
+    parts = store.part_captions(row)
+    candidates = [
+        t for t in templates_for(stage=stage)
+        if not (t.task in ("continuation", "inbetween") and len(codes) < 3) and not (t.task == "part_t2m" and not parts)
+    ]  # fmt: skip
+    template = candidates[int(rng.integers(len(candidates)))]
+    caption = captions[int(rng.integers(len(captions)))]
+    return build_example(template, codes, vocab, caption, parts, len(codes) * seconds_per_step, rng)
+
+
+def _text_tokenizer(cfg: M0TrainConfig, store: MotionStore, vocab: MotionVocab, out: Path):
+    folder = out / "text_tokenizer"
+    if (folder / "tokenizer.json").exists():
+        return load_text_tokenizer(folder)
+    if cfg.init_from:
+        tok = load_text_tokenizer(Path(cfg.init_from))
+    elif cfg.model.size == "pretrained":
+        tok = load_text_tokenizer(Path(cfg.model.pretrained_path))  # type: ignore[arg-type]
+    else:
+        texts = []
+        for i in store.split("train"):
+            texts += store.captions(int(i))
+            texts += [line for lines in store.part_captions(int(i)).values() for line in lines]
+        texts += [t.prompt + " " + t.answer for t in templates_for(stage=2)]
+        tok = train_text_tokenizer(texts, vocab_size=cfg.text_vocab_size)
+    add_motion_tokens(tok, vocab)
+    tmp = folder.with_name(".text_tokenizer.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tok.save_pretrained(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return tok
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    root = Path(out_dir) / CKPT_DIR
+    done = [p for p in root.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()] if root.is_dir() else []
+    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
+
+
+@dataclass
+class M0TrainResult:
+    out_dir: Path
+    model_dir: Path
+    step: int
+    resumed_from: int | None
+    losses: dict[int, float]
+    tokens_per_second: float
+
+
+def train_m0(
+    config: M0TrainConfig,
+    store_path: str | os.PathLike | MotionStore,
+    motion_tokenizer: str | os.PathLike | MotionTokenizer,
+    out_dir: str | os.PathLike,
+    steps: int,
+    *,
+    progress: bool = True,
+    callback: Callable[[int, float], None] | None = None,
+) -> M0TrainResult:
+    """Train (or resume) one M0 stage for ``steps`` optimizer steps on a store's train split."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM
+
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    store = store_path if isinstance(store_path, MotionStore) else MotionStore(store_path)
+    mtok = motion_tokenizer if isinstance(motion_tokenizer, MotionTokenizer) else MotionTokenizer.from_pretrained(
+        motion_tokenizer)  # fmt: skip
+    mtok.eval()
+    out = Path(out_dir)
+    if config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accum)
+    main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
+    vocab = MotionVocab(mtok.config.codebook_size, mtok.config.tokens_per_step)
+    fps = float(store.info.get("fps") or 20.0)
+
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        tokenize_corpus(store, mtok, "train", config.max_frames, out / "corpus" / "train.safetensors")
+        _text_tokenizer(config, store, vocab, out)
+    accelerator.wait_for_everyone()
+    corpus = tokenize_corpus(store, mtok, "train", config.max_frames, out / "corpus" / "train.safetensors")
+    tok = load_text_tokenizer(out / "text_tokenizer")
+
+    expected = {"train_config": config.to_dict(), "steps": steps, "num_processes": world,
+                "store": str(store.path), "motions": len(corpus)}  # fmt: skip
+    sampler = EpochBatchSampler(len(corpus), config.batch_size, world, rank, seed=config.seed)
+    if sampler.batches_per_epoch < config.grad_accum:
+        raise ValueError(
+            f"{len(corpus)} training motions give {sampler.batches_per_epoch} batches of "
+            f"{config.batch_size * world} per epoch, fewer than grad_accum={config.grad_accum}"
+        )
+
+    ckpt = latest_checkpoint(out)
+    torch.manual_seed(config.seed)
+    if ckpt is not None:
+        state = read_json(ckpt / STATE_FILE)
+        for key, want in expected.items():
+            if state.get(key) != want:
+                raise ValueError(f"{ckpt / STATE_FILE}: field {key!r} is {state.get(key)!r}, this run has {want!r}; "
+                                 "use another out_dir or the same settings")  # fmt: skip
+        model = AutoModelForCausalLM.from_pretrained(ckpt / "model", local_files_only=True)
+        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        resumed_from: int | None = step
+    else:
+        if config.init_from:
+            model = AutoModelForCausalLM.from_pretrained(Path(config.init_from), local_files_only=True)
+        else:
+            model = build_m0(config.model, tok, seed=config.seed)
+        step, epoch, batch_in_epoch, resumed_from = 0, 0, 0, None
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, steps, config.warmup_ratio, config.min_lr_ratio)
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if ckpt is not None:
+        optimizer.load_state_dict(optimizer_from_files(load_file(str(ckpt / "optimizer.safetensors")),
+                                                       read_json(ckpt / "optimizer.json")))  # fmt: skip
+        scheduler.load_state_dict(state["scheduler"])
+        rng_file = ckpt / f"rng-rank{rank}.safetensors"
+        set_rng_state(load_file(str(rng_file)), read_json(rng_file.with_suffix(".json")))
+    if main:
+        truncate_metrics(out / "metrics.jsonl", step)
+        write_json(out / "train_config.json", expected)
+
+    def save_checkpoint() -> None:
+        root = out / CKPT_DIR
+        name = f"step-{step:08d}"
+        tmp = root / f".{name}.tmp"
+        if main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        tensors, meta = rng_state()
+        save_file(tensors, str(tmp / f"rng-rank{rank}.safetensors"))
+        write_json(tmp / f"rng-rank{rank}.json", meta)
+        accelerator.wait_for_everyone()
+        if main:
+            accelerator.unwrap_model(model).save_pretrained(tmp / "model", safe_serialization=True)
+            opt_t, opt_m = optimizer_to_files(optimizer.state_dict())
+            save_file(opt_t, str(tmp / "optimizer.safetensors"))
+            write_json(tmp / "optimizer.json", opt_m)
+            write_json(tmp / STATE_FILE, {**expected, "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
+                                          "scheduler": scheduler.state_dict()})  # fmt: skip
+            final = root / name
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            done = sorted((p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+            for old in done[: -config.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+        accelerator.wait_for_everyone()
+
+    losses: dict[int, float] = {}
+    n_tokens, t0 = 0, time.perf_counter()
+    seconds_per_step = mtok.config.alpha / fps
+    bar = tqdm(total=steps, initial=step, disable=not (progress and main), desc=f"M0 stage {config.stage}")
+    while step < steps:
+        sampler.set_position(epoch, batch_in_epoch)
+        batches = iter(sampler)
+        # one optimizer step = grad_accum micro-batches; an epoch's leftover micro-batches are dropped
+        while step < steps and sampler.batches_per_epoch - batch_in_epoch >= config.grad_accum:
+            step_loss = 0.0
+            for _ in range(config.grad_accum):
+                idx = next(batches)
+                examples = [
+                    encode_example(tok, *make_example(corpus, store, vocab, i, config.stage, config.seed, epoch,
+                                                      seconds_per_step),
+                                   target_only=config.target_only, max_length=config.max_length)
+                    for i in idx
+                ]  # fmt: skip
+                batch = {k: v.to(accelerator.device) for k, v in collate_examples(examples, tok.pad_token_id).items()}
+                n_tokens += int(batch["attention_mask"].sum()) * world
+                with accelerator.accumulate(model):
+                    loss = model(**batch).loss
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and config.grad_clip:
+                        accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                step_loss += float(accelerator.reduce(loss.detach(), "mean")) / config.grad_accum
+                batch_in_epoch += 1
+            scheduler.step()
+            step += 1
+            losses[step] = step_loss
+            bar.update(1)
+            if main and (step % config.log_every == 0 or step == steps):
+                rate = n_tokens / max(time.perf_counter() - t0, 1e-9)
+                append_metrics(out, {"train/loss": step_loss, "train/lr": scheduler.get_last_lr()[0],
+                                     "train/tokens_per_s": rate}, step)  # fmt: skip
+                bar.set_postfix(loss=f"{step_loss:.3f}")
+            if (config.ckpt_every and step % config.ckpt_every == 0) or step == steps:
+                save_checkpoint()
+            if callback is not None:
+                callback(step, step_loss)
+        if step < steps:
+            epoch, batch_in_epoch = epoch + 1, 0
+    bar.close()
+    final = out / FINAL_DIR
+    if main:
+        tmp = out / f".{FINAL_DIR}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        accelerator.unwrap_model(model).save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        mtok.save_pretrained(tmp / "motion_tokenizer")
+        write_json(tmp / PIPELINE_FILE, {"codebook_size": vocab.codebook_size, "tokens_per_step": vocab.tokens_per_step,
+                                         "fps": fps, "stage": config.stage, "step": step})  # fmt: skip
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    accelerator.wait_for_everyone()
+    elapsed = time.perf_counter() - t0
+    return M0TrainResult(out, final, step, resumed_from, losses, n_tokens / elapsed if elapsed > 0 else 0.0)
