@@ -71,3 +71,31 @@ def test_resume_with_other_settings_is_refused(store_and_tokenizer, tmp_path):
     train_m0(_config(2), store, tok_dir, tmp_path / "run", steps=3, progress=False)
     with pytest.raises(ValueError, match="train_config"):
         train_m0(_config(2, lr=1e-3), store, tok_dir, tmp_path / "run", steps=3, progress=False)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process(store_and_tokenizer, tmp_path):
+    """torchrun with 2 CPU processes (gloo) at the same global batch as 1 process: same data, same curve."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store, tok_dir = store_and_tokenizer
+    script = Path(__file__).with_name("_ddp_m0.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = [sys.executable, str(script), str(store.path), str(tok_dir), str(tmp_path / "one"), "4"]
+    two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(script), str(store.path), str(tok_dir), str(tmp_path / "two"), "2"]  # fmt: skip
+    for cmd in (one, two):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    single = json.loads((tmp_path / "one" / "rank0.json").read_text())
+    ranks = [json.loads((tmp_path / "two" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    # every rank saw the same reduced loss, and the losses follow the single-process curve
+    assert ranks[0]["losses"] == ranks[1]["losses"]
+    for step, loss in single["losses"].items():
+        assert ranks[0]["losses"][step] == pytest.approx(loss, rel=2e-2), step
+    # DDP keeps the replicas identical: both ranks end with the same weights
+    assert ranks[0]["digest"] and ranks[0]["digest"] == ranks[1]["digest"]

@@ -23,6 +23,7 @@ on ``(seed, epoch, position)``). The loss covers the whole sequence unless ``tar
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -205,6 +206,7 @@ class M0TrainResult:
     resumed_from: int | None
     losses: dict[int, float]
     tokens_per_second: float
+    weights_digest: str = ""  # sha256 of this process's final weights (equal on every DDP rank)
 
 
 def train_m0(
@@ -231,7 +233,12 @@ def train_m0(
     out = Path(out_dir)
     if config.cpu_threads:
         torch.set_num_threads(config.cpu_threads)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accum)
+    # cpu=True without CUDA: accelerate then runs several processes (torchrun / accelerate launch) as DDP over gloo
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.grad_accum,
+        cpu=not torch.cuda.is_available(),
+    )
     main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     vocab = MotionVocab(mtok.config.codebook_size, mtok.config.tokens_per_step)
     fps = float(store.info.get("fps") or 20.0)
@@ -359,6 +366,10 @@ def train_m0(
         if step < steps:
             epoch, batch_in_epoch = epoch + 1, 0
     bar.close()
+    digest = hashlib.sha256()
+    for name, value in sorted(accelerator.unwrap_model(model).state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().float().cpu().numpy().tobytes())
     final = out / FINAL_DIR
     if main:
         tmp = out / f".{FINAL_DIR}.tmp"
@@ -372,4 +383,6 @@ def train_m0(
         os.replace(tmp, final)
     accelerator.wait_for_everyone()
     elapsed = time.perf_counter() - t0
-    return M0TrainResult(out, final, step, resumed_from, losses, n_tokens / elapsed if elapsed > 0 else 0.0)
+    return M0TrainResult(
+        out, final, step, resumed_from, losses, n_tokens / elapsed if elapsed > 0 else 0.0, digest.hexdigest()
+    )

@@ -233,7 +233,10 @@ def train_tokenizer(
 
     use_tb = is_tensorboard_available()
     accelerator = Accelerator(
-        mixed_precision=train.mixed_precision, log_with="tensorboard" if use_tb else None, project_dir=str(out)
+        mixed_precision=train.mixed_precision,
+        log_with="tensorboard" if use_tb else None,
+        project_dir=str(out),
+        cpu=not torch.cuda.is_available(),  # so several CPU processes run as DDP over gloo
     )
     main = accelerator.is_main_process
     world, rank = accelerator.num_processes, accelerator.process_index
