@@ -1,7 +1,7 @@
 """Tokenizer benchmark: 2D-LFQ against 1D VQ, RVQ and LFQ at equal bits per second and equal steps.
 
-    python benchmarks/tokenizers.py                      # CPU default: 300-motion built-in corpus, a few minutes
-    python benchmarks/tokenizers.py --steps 20000 --n-motions 5000 --width 256 --batch-size 128 --threads 0
+    python benchmarks/motion_tokenizers.py                      # CPU default: 300-motion built-in corpus, a few minutes
+    python benchmarks/motion_tokenizers.py --steps 20000 --n-motions 5000 --width 256 --batch-size 128 --threads 0
 
 Every tokenizer downsamples time by ``alpha`` and spends ``--bits-per-step`` bits per latent step
 (default 12, i.e. 12 * 20 / 4 = 60 bits per second of 20 fps motion):
