@@ -99,3 +99,26 @@ def test_two_process_ddp_matches_one_process(store_and_tokenizer, tmp_path):
         assert ranks[0]["losses"][step] == pytest.approx(loss, rel=2e-2), step
     # DDP keeps the replicas identical: both ranks end with the same weights
     assert ranks[0]["digest"] and ranks[0]["digest"] == ranks[1]["digest"]
+
+
+def test_lora_trains_adapters_only_resumes_and_merges(store_and_tokenizer, tmp_path):
+    store, tok_dir = store_and_tokenizer
+    cfg = _config(2, lora_r=4, lr=5e-3)
+    full = train_m0(cfg, store, tok_dir, tmp_path / "full", steps=6, progress=False)
+    assert full.losses[6] < full.losses[1]
+
+    def crash(step: int, loss: float) -> None:
+        if step == 4:
+            raise KeyboardInterrupt("simulated kill")
+
+    with pytest.raises(KeyboardInterrupt):
+        train_m0(cfg, store, tok_dir, tmp_path / "killed", steps=6, progress=False, callback=crash)
+    resumed = train_m0(cfg, store, tok_dir, tmp_path / "killed", steps=6, progress=False)
+    assert resumed.resumed_from == 3
+    for s in (4, 5, 6):
+        assert resumed.losses[s] == pytest.approx(full.losses[s], rel=1e-5, abs=1e-6), s
+    assert resumed.weights_digest == full.weights_digest
+    # the final folder holds a plain model with the adapters merged in
+    pipe = M0Pipeline.from_pretrained(full.model_dir)
+    assert "lora" not in " ".join(pipe.model.state_dict())
+    assert pipe.generate_motion("a person walks", seconds=0.8, seed=0)["codes"].shape == (4, 6)

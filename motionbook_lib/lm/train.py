@@ -84,6 +84,9 @@ class M0TrainConfig:
     cpu_threads: int = 0
     text_vocab_size: int = 2000
     init_from: str | None = None
+    lora_r: int = 0  # > 0: train LoRA adapters (peft) of this rank plus the motion-token embeddings only
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
     model: M0Config = field(default_factory=M0Config)
 
     def __post_init__(self) -> None:
@@ -92,6 +95,8 @@ class M0TrainConfig:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
         if self.stage not in (1, 2):
             raise ValueError(f"stage must be 1 (alignment) or 2 (instruction tuning), got {self.stage}")
+        if self.lora_r < 0:
+            raise ValueError(f"lora_r must be >= 0, got {self.lora_r}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
 
@@ -192,6 +197,27 @@ def _text_tokenizer(cfg: M0TrainConfig, store: MotionStore, vocab: MotionVocab, 
     return tok
 
 
+def _with_lora(model, config: M0TrainConfig, tok, vocab: MotionVocab, adapter: Path | None):
+    """Wrap ``model`` in LoRA adapters (attention and MLP projections) + trainable motion-token rows."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from motionbook_lib.lm.text_tokenizer import motion_token_ids
+
+    if adapter is not None:  # resume: the same base, then the saved adapters
+        return PeftModel.from_pretrained(model, adapter, is_trainable=True)
+    kind = model.config.model_type
+    targets = {"gpt2": ["c_attn", "c_proj", "c_fc"], "llama": ["q_proj", "k_proj", "v_proj", "o_proj"]}.get(kind)
+    if targets is None:
+        raise ValueError(f"LoRA targets are known for gpt2 and llama models, not {kind!r}")
+    embedding = {"gpt2": "wte", "llama": "embed_tokens"}[kind]
+    mot, end, ids = motion_token_ids(tok, vocab)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=targets, trainable_token_indices={embedding: [mot, end, *ids]},
+                      fan_in_fan_out=kind == "gpt2",  # GPT-2 stores its projections as Conv1D (in, out)
+                      task_type="CAUSAL_LM")  # fmt: skip
+    return get_peft_model(model, lora)
+
+
 def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     root = Path(out_dir) / CKPT_DIR
     done = [p for p in root.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()] if root.is_dir() else []
@@ -268,17 +294,23 @@ def train_m0(
             if state.get(key) != want:
                 raise ValueError(f"{ckpt / STATE_FILE}: field {key!r} is {state.get(key)!r}, this run has {want!r}; "
                                  "use another out_dir or the same settings")  # fmt: skip
-        model = AutoModelForCausalLM.from_pretrained(ckpt / "model", local_files_only=True)
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         resumed_from: int | None = step
     else:
-        if config.init_from:
-            model = AutoModelForCausalLM.from_pretrained(Path(config.init_from), local_files_only=True)
-        else:
-            model = build_m0(config.model, tok, seed=config.seed)
         step, epoch, batch_in_epoch, resumed_from = 0, 0, 0, None
+    if ckpt is not None and not config.lora_r:
+        model = AutoModelForCausalLM.from_pretrained(ckpt / "model", local_files_only=True)
+    elif config.init_from:
+        model = AutoModelForCausalLM.from_pretrained(Path(config.init_from), local_files_only=True)
+    else:
+        model = build_m0(config.model, tok, seed=config.seed)
+    if config.lora_r:
+        model = _with_lora(model, config, tok, vocab, ckpt / "model" if ckpt is not None else None)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        betas=config.betas,
+        weight_decay=config.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, steps, config.warmup_ratio, config.min_lr_ratio)
@@ -374,7 +406,10 @@ def train_m0(
     if main:
         tmp = out / f".{FINAL_DIR}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        accelerator.unwrap_model(model).save_pretrained(tmp, safe_serialization=True)
+        net = accelerator.unwrap_model(model)
+        if config.lora_r:  # the final model is a plain one: adapters merged into the weights
+            net = net.merge_and_unload()
+        net.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         mtok.save_pretrained(tmp / "motion_tokenizer")
         write_json(tmp / PIPELINE_FILE, {"codebook_size": vocab.codebook_size, "tokens_per_step": vocab.tokens_per_step,
