@@ -122,3 +122,22 @@ def test_lora_trains_adapters_only_resumes_and_merges(store_and_tokenizer, tmp_p
     pipe = M0Pipeline.from_pretrained(full.model_dir)
     assert "lora" not in " ".join(pipe.model.state_dict())
     assert pipe.generate_motion("a person walks", seconds=0.8, seed=0)["codes"].shape == (4, 6)
+
+
+def test_starts_from_a_local_pretrained_folder(store_and_tokenizer, tmp_path):
+    """size='pretrained': a local HF checkpoint + its tokenizer, extended with the motion vocabulary."""
+    from motionbook_lib.lm import build_m0, train_text_tokenizer
+
+    store, tok_dir = store_and_tokenizer
+    text_tok = train_text_tokenizer(["a person walks forward", "someone jumps"] * 30, vocab_size=300)
+    base = build_m0(M0Config(size="tiny", max_positions=1024), text_tok)
+    base.save_pretrained(tmp_path / "base")
+    text_tok.save_pretrained(tmp_path / "base")
+    n_text = len(text_tok)
+    cfg = _config(2, max_length=1024, model=M0Config(size="pretrained", pretrained_path=str(tmp_path / "base")))
+    result = train_m0(cfg, store, tok_dir, tmp_path / "run", steps=2, progress=False)
+    pipe = M0Pipeline.from_pretrained(result.model_dir)
+    assert len(pipe.tokenizer) == n_text + 2 + 16  # <mot>, </mot> and 2^4 motion codes
+    assert pipe.model.get_input_embeddings().weight.shape[0] == len(pipe.tokenizer)
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        build_m0(M0Config(size="pretrained", pretrained_path=str(tmp_path / "nothing")), text_tok)
