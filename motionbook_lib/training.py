@@ -10,20 +10,25 @@ import json
 import math
 import os
 import random
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from torch.utils.data import Sampler
 
 from motionbook_lib.runs import METRICS_FILE
 
 __all__ = [
+    "CKPT_DIR",
+    "STATE_FILE",
     "EpochBatchSampler",
     "append_metrics",
+    "latest_checkpoint",
     "lr_factor",
     "optimizer_from_files",
     "optimizer_to_files",
@@ -31,8 +36,12 @@ __all__ = [
     "rng_state",
     "set_rng_state",
     "truncate_metrics",
+    "write_checkpoint",
     "write_json",
 ]
+
+CKPT_DIR = "checkpoints"
+STATE_FILE = "trainer_state.json"
 
 
 class EpochBatchSampler(Sampler[list[int]]):
@@ -171,3 +180,54 @@ def truncate_metrics(path: Path, step: int) -> None:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         tmp.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    """The newest complete ``checkpoints/step-*`` folder of a training folder, or None."""
+    root = Path(out_dir) / CKPT_DIR
+    if not root.is_dir():
+        return None
+    done = [p for p in root.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
+
+
+def write_checkpoint(
+    out_dir: Path,
+    step: int,
+    accelerator: Any,
+    save_model: Callable[[Path], None],
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    keep: int,
+) -> None:
+    """Write ``checkpoints/step-<step>`` atomically from every process of a run.
+
+    Each process stores its random generators (``rng-rank<r>``); the main process stores the
+    model (``save_model(folder)``), the optimizer and ``state`` (written last, as
+    ``trainer_state.json``), renames the temp folder into place and keeps the newest ``keep``.
+    """
+    root = out_dir / CKPT_DIR
+    name = f"step-{step:08d}"
+    tmp = root / f".{name}.tmp"
+    main, rank = accelerator.is_main_process, accelerator.process_index
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    tensors, meta = rng_state()
+    save_file(tensors, str(tmp / f"rng-rank{rank}.safetensors"))
+    write_json(tmp / f"rng-rank{rank}.json", meta)
+    accelerator.wait_for_everyone()
+    if main:
+        save_model(tmp)
+        opt_tensors, opt_meta = optimizer_to_files(optimizer.state_dict())
+        save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        write_json(tmp / "optimizer.json", opt_meta)
+        write_json(tmp / STATE_FILE, {**state, "step": step})
+        final = root / name
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        done = sorted((p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+        for old in done[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()

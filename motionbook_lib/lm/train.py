@@ -44,19 +44,20 @@ from motionbook_lib.lm.text_tokenizer import add_motion_tokens, load_text_tokeni
 from motionbook_lib.lm.vocab import MotionVocab
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import (
+    STATE_FILE,
     EpochBatchSampler,
     append_metrics,
+    latest_checkpoint,
     lr_factor,
     optimizer_from_files,
-    optimizer_to_files,
     read_json,
-    rng_state,
     set_rng_state,
     truncate_metrics,
+    write_checkpoint,
     write_json,
 )
 
-CKPT_DIR, FINAL_DIR, STATE_FILE = "checkpoints", "final", "trainer_state.json"
+FINAL_DIR = "final"
 PIPELINE_FILE = "m0_pipeline.json"
 
 
@@ -218,12 +219,6 @@ def _with_lora(model, config: M0TrainConfig, tok, vocab: MotionVocab, adapter: P
     return get_peft_model(model, lora)
 
 
-def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
-    root = Path(out_dir) / CKPT_DIR
-    done = [p for p in root.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()] if root.is_dir() else []
-    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
-
-
 @dataclass
 class M0TrainResult:
     out_dir: Path
@@ -327,31 +322,12 @@ def train_m0(
         write_json(out / "train_config.json", expected)
 
     def save_checkpoint() -> None:
-        root = out / CKPT_DIR
-        name = f"step-{step:08d}"
-        tmp = root / f".{name}.tmp"
-        if main:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        accelerator.wait_for_everyone()
-        tensors, meta = rng_state()
-        save_file(tensors, str(tmp / f"rng-rank{rank}.safetensors"))
-        write_json(tmp / f"rng-rank{rank}.json", meta)
-        accelerator.wait_for_everyone()
-        if main:
-            accelerator.unwrap_model(model).save_pretrained(tmp / "model", safe_serialization=True)
-            opt_t, opt_m = optimizer_to_files(optimizer.state_dict())
-            save_file(opt_t, str(tmp / "optimizer.safetensors"))
-            write_json(tmp / "optimizer.json", opt_m)
-            write_json(tmp / STATE_FILE, {**expected, "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
-                                          "scheduler": scheduler.state_dict()})  # fmt: skip
-            final = root / name
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-            done = sorted((p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
-            for old in done[: -config.keep_checkpoints]:
-                shutil.rmtree(old, ignore_errors=True)
-        accelerator.wait_for_everyone()
+        state = {**expected, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "scheduler": scheduler.state_dict()}
+
+        def save_model(folder: Path) -> None:
+            accelerator.unwrap_model(model).save_pretrained(folder / "model", safe_serialization=True)
+
+        write_checkpoint(out, step, accelerator, save_model, optimizer, state, config.keep_checkpoints)
 
     losses: dict[int, float] = {}
     n_tokens, t0 = 0, time.perf_counter()

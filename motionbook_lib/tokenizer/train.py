@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from motionbook_lib.data.store import MotionDataset, MotionStore, collate_motions
@@ -43,23 +43,23 @@ from motionbook_lib.tokenizer.config import TokenizerConfig, TrainConfig
 from motionbook_lib.tokenizer.losses import codebook_usage, features_to_joints, masked_mean, mpjpe_mm, tokenizer_losses
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import (
+    CKPT_DIR,
+    STATE_FILE,
     EpochBatchSampler,
     append_metrics,
+    latest_checkpoint,
     lr_factor,
     optimizer_from_files,
-    optimizer_to_files,
     read_json,
-    rng_state,
     set_rng_state,
     truncate_metrics,
+    write_checkpoint,
     write_json,
 )
 
 __all__ = ["EpochBatchSampler", "TrainResult", "evaluate_tokenizer", "latest_checkpoint", "train_tokenizer"]
 
-CKPT_DIR = "checkpoints"
 FINAL_DIR = "final"
-STATE_FILE = "trainer_state.json"
 CKPT_FORMAT = "motionbook.tokenizer-checkpoint"
 #: TrainConfig fields that shape the loss curve: a resume must keep them.
 CURVE_FIELDS = (
@@ -91,15 +91,6 @@ class TrainResult:
 
 # ----------------------------------------------------------------------------------------------
 # data order
-
-
-def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint folder of a training folder, or None."""
-    root = Path(out_dir) / CKPT_DIR
-    if not root.is_dir():
-        return None
-    done = [p for p in root.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()]
-    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,40 +303,9 @@ def train_tokenizer(
     accelerator.wait_for_everyone()
 
     def save_checkpoint() -> None:
-        name = f"step-{step:08d}"
-        root = out / CKPT_DIR
-        tmp = root / f".{name}.tmp"
-        if main:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        accelerator.wait_for_everyone()
-        tensors, meta = rng_state()
-        save_file(tensors, str(tmp / f"rng-rank{rank}.safetensors"))
-        write_json(tmp / f"rng-rank{rank}.json", meta)
-        accelerator.wait_for_everyone()
-        if main:
-            net._write(tmp)
-            opt_tensors, opt_meta = optimizer_to_files(optimizer.state_dict())
-            save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-            write_json(tmp / "optimizer.json", opt_meta)
-            write_json(
-                tmp / STATE_FILE,
-                {
-                    "format": CKPT_FORMAT,
-                    **expected,
-                    "step": step,
-                    "epoch": epoch,
-                    "batch_in_epoch": batch_in_epoch,
-                    "scheduler": scheduler.state_dict(),
-                },
-            )
-            final = root / name
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-            done = sorted((p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
-            for old in done[: -train.keep_checkpoints]:
-                shutil.rmtree(old, ignore_errors=True)
-        accelerator.wait_for_everyone()
+        state = {"format": CKPT_FORMAT, **expected, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
+                 "scheduler": scheduler.state_dict()}  # fmt: skip
+        write_checkpoint(out, step, accelerator, net._write, optimizer, state, train.keep_checkpoints)
 
     def run_eval() -> dict[str, float]:
         split = train.eval_split if len(store.split(train.eval_split)) else "train"
