@@ -311,5 +311,7 @@ def test_cli_train_and_eval(store: MotionStore, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["step"] == 3
     assert MotionTokenizer.from_pretrained(out / "final").config.codebook_bits == 5
+    # tensorboard is a dependency: accelerate's tracker writes event files next to metrics.jsonl
+    assert list(out.rglob("events.out.tfevents*")), sorted(p.name for p in out.rglob("*"))
     bad = subprocess.run(cmd + ["--alpha", "3"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode == 2 and "alpha must be a power of 2" in bad.stderr
