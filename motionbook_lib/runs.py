@@ -46,6 +46,8 @@ from typing import Any
 
 import pandas as pd
 
+from motionbook_lib.atomic import write_bytes, write_text
+
 __all__ = [
     "RUN_COLUMNS",
     "RunRecord",
@@ -129,28 +131,6 @@ class RunRecord:
 # atomic file helpers
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
-
-
 @contextlib.contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     """Exclusive advisory lock (POSIX ``flock``) so concurrent runs do not lose index rows."""
@@ -227,7 +207,7 @@ def log_metric(
     existing = path.read_bytes() if path.exists() else b""
     if existing and not existing.endswith(b"\n"):
         existing += b"\n"
-    _atomic_write_bytes(path, existing + line.encode("utf-8"))
+    write_bytes(path, existing + line.encode("utf-8"))
     return record
 
 
@@ -263,9 +243,9 @@ def save_figure(run_dir: str | os.PathLike[str], fig: Any, name: str) -> Path:
     if not js.exists():
         from plotly.offline import get_plotlyjs
 
-        _atomic_write_text(js, get_plotlyjs())
+        write_text(js, get_plotlyjs())
     out = fig_dir / f"{stem}.html"
-    _atomic_write_text(out, fig.to_html(include_plotlyjs="directory", full_html=True))
+    write_text(out, fig.to_html(include_plotlyjs="directory", full_html=True))
     return out
 
 
@@ -477,7 +457,7 @@ def _fix_injected_run_dir(output_nb: Path, staging: Path, final: Path) -> None:
             cell.source = cell.source.replace(str(staging), str(final))
             changed = True
     if changed:
-        _atomic_write_text(output_nb, nbformat.writes(nb))
+        write_text(output_nb, nbformat.writes(nb))
 
 
 def _append_index(runs_dir: Path, row: dict[str, Any]) -> None:
@@ -554,7 +534,7 @@ def execute_notebook(
     staging = runs_dir / f".{run_id}.staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     output_nb = staging / notebook.name
-    _atomic_write_text(staging / PARAMS_FILE, json.dumps(params, indent=2, sort_keys=True) + "\n")
+    write_text(staging / PARAMS_FILE, json.dumps(params, indent=2, sort_keys=True) + "\n")
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import save_file
 from torch.utils.data import Sampler
 
+from motionbook_lib import atomic
 from motionbook_lib.runs import METRICS_FILE
 
 __all__ = [
@@ -80,9 +81,8 @@ def lr_factor(step: int, steps: int, warmup_ratio: float, min_lr_ratio: float) -
 
 
 def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """Sorted, indented JSON written atomically."""
+    atomic.write_json(path, obj, sort_keys=True)
 
 
 def read_json(path: Path) -> Any:

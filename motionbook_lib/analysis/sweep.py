@@ -35,6 +35,7 @@ from motionbook_lib.tokenizer import (
     evaluate_tokenizer,
     train_tokenizer,
 )
+from motionbook_lib.training import write_json
 
 __all__ = ["PAPER_BITS", "RESULTS_FILE", "RESULT_COLUMNS", "SweepConfig", "cell_dir", "read_results", "run_sweep"]
 
@@ -126,12 +127,6 @@ def _is_complete(cell: Path) -> bool:
     return (cell / "final" / "config.json").is_file() and (cell / "final" / "model.safetensors").is_file()
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def _write_results(path: Path, df: pd.DataFrame) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     df.to_parquet(tmp, index=False)
@@ -170,7 +165,7 @@ def _analyse(cell: Path, store: MotionStore, config: SweepConfig, train_seconds:
     if (cell / "final" / "eval.json").is_file():
         steps = json.loads((cell / "final" / "eval.json").read_text()).get("step")
     result = {"key": key, "metrics": metrics, "usage": usage, "train_seconds": train_seconds, "steps": steps}
-    _atomic_json(file, result)
+    write_json(file, result)
     return result
 
 

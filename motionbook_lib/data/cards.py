@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from motionbook_lib.atomic import write_text
 from motionbook_lib.data.store import HASH_SPLIT_RULE, MANIFEST_COLUMNS, SPLITS, MotionStore
 from motionbook_lib.features.d135 import D135_DIM
 from motionbook_lib.skeleton import BODY_PARTS, JOINT_NAMES, PARENTS
@@ -232,13 +232,7 @@ def render_card(store: MotionStore, text: CardText = SYNTHETIC_CARD) -> str:
 
 def write_card(store: MotionStore, path: str | os.PathLike, text: CardText = SYNTHETIC_CARD) -> Path:
     """Render and write the card atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(render_card(store, text))
-    os.replace(tmp, path)
-    return path
+    return write_text(path, render_card(store, text))
 
 
 def check_card(store: MotionStore, path: str | os.PathLike, text: CardText = SYNTHETIC_CARD) -> list[str]:

@@ -12,8 +12,7 @@ import pandas as pd
 import torch
 
 from motionbook_lib.data.store import STORE_JSON, MotionStore, build_store
-from motionbook_lib.features.d135 import d135_to_joints
-from motionbook_lib.skeleton import JOINT_NAMES, bone_offsets
+from motionbook_lib.skeleton import JOINT_NAMES
 
 _WORD = re.compile(r"[a-z']+")
 
@@ -108,8 +107,7 @@ def part_caption_samples(store: MotionStore, index: int) -> pd.DataFrame:
 
 def joints_of(store: MotionStore, index: int) -> torch.Tensor:
     """(T, 22, 3) joints of one stored motion, by FK with its own body shape."""
-    feat = torch.from_numpy(np.asarray(store.features(index), dtype=np.float32))
-    return d135_to_joints(feat, bone_offsets(store.betas(index)).float())
+    return store.motion(index).joints()
 
 
 def joint_speed_stats(store: MotionStore, max_motions: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -118,8 +116,8 @@ def joint_speed_stats(store: MotionStore, max_motions: int = 200, seed: int = 0)
     idx = rng.permutation(len(store))[:max_motions]
     speeds: list[np.ndarray] = []
     for i in idx:
-        j = joints_of(store, int(i)).numpy()
-        fps = float(store.manifest["fps"].iloc[int(i)])
+        motion = store.motion(int(i))
+        j, fps = motion.joints().numpy(), motion.fps
         speeds.append(np.linalg.norm(np.diff(j, axis=0), axis=-1) * fps)  # (T-1, 22)
     s = np.concatenate(speeds) if speeds else np.zeros((0, len(JOINT_NAMES)))
     return pd.DataFrame(

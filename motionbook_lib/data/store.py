@@ -53,6 +53,7 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from motionbook_lib.atomic import write_json
 from motionbook_lib.features.d135 import D135_DIM
 from motionbook_lib.features.normalizer import Normalizer
 from motionbook_lib.motion import Motion
@@ -173,19 +174,6 @@ def _str_list(x: Any) -> list[str]:
     if isinstance(x, str):
         return [x]
     return [str(s) for s in x]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_write_json(path: Path, obj: dict) -> None:
-    _atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -438,7 +426,7 @@ class StoreWriter:
                     f"cannot resume with {settings}. Use another folder or overwrite it."
                 )
         else:
-            _atomic_write_json(path, settings)
+            write_json(path, settings, default=_jsonable)
 
     def _recover(self) -> None:
         """Adopt completed shards (contiguous parts with a valid shard), drop everything else."""
@@ -611,7 +599,7 @@ class StoreWriter:
             "split_frames": dict(self.split_frames),
         }
         store_info = _store_info(counts, self.fps_values, self.shard_frames, self.source, split_rule, self.info)
-        _atomic_write_json(self.path / STORE_JSON, store_info)
+        write_json(self.path / STORE_JSON, store_info, default=_jsonable)
         _fsync_dir(self.path)
         shutil.rmtree(parts_dir, ignore_errors=True)
         self._closed = True
@@ -1338,6 +1326,6 @@ def merge_stores(
         stores[0].info.get("split_rule"),
         merged_build,
     )
-    _atomic_write_json(out / STORE_JSON, info)
+    write_json(out / STORE_JSON, info, default=_jsonable)
     _fsync_dir(out)
     return out

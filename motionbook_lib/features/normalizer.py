@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from motionbook_lib.atomic import write_bytes
 from motionbook_lib.rotations import check_finite
 
 
@@ -102,17 +102,8 @@ class Normalizer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the statistics to ``path`` (safetensors) atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(self.state_dict(), tmp, metadata={"format": "motionbook.normalizer", "dim": str(self.dim)})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        data = save(self.state_dict(), metadata={"format": "motionbook.normalizer", "dim": str(self.dim)})
+        return write_bytes(path, data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Normalizer:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from motionbook_lib.atomic import write_text as atomic_write_text
 from motionbook_lib.data.cards import CardText, write_card
 from motionbook_lib.data.store import DEFAULT_SHARD_FRAMES, STORE_JSON, MotionStore, StoreWriter
 from motionbook_lib.motion import Motion
@@ -91,19 +91,6 @@ class Converted:
 
 
 Converter = Callable[[Path], list["Converted | Skipped"]]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` through a temp file in the same folder + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def find_files(path: str | os.PathLike, suffixes: Sequence[str]) -> tuple[Path, list[Path]]:
