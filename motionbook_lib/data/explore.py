@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from motionbook_lib.data.store import STORE_JSON, MotionStore, build_store
+from motionbook_lib.paths import project_root
 from motionbook_lib.skeleton import JOINT_NAMES
 
 _WORD = re.compile(r"[a-z']+")
@@ -27,12 +28,7 @@ def open_or_build_store(
     """
     if path:
         return MotionStore(path)
-    root = Path.cwd()
-    for parent in [root, *root.parents]:
-        if (parent / "pyproject.toml").exists():
-            root = parent
-            break
-    out = root / "data" / f"synthetic-{n}-seed{seed}"
+    out = project_root() / "data" / f"synthetic-{n}-seed{seed}"
     if not (out / STORE_JSON).exists():
         from motionbook_lib.data.synthetic import SyntheticConfig
 
