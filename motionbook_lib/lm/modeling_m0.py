@@ -33,7 +33,11 @@ from motionbook_lib.lm.vocab import MotionVocab
 
 #: name -> (architecture, layers, heads, width); gpt2-medium is GPT-2 Medium's shape.
 SIZE_PRESETS: dict[str, tuple[str, int, int, int]] = {
+    # nano, tiny and mini are ~8x apart in non-embedding parameters (1.3e4, 1.0e5, 7.9e5): CPU-sized model
+    # axes for scaling sweeps; tiny is also the CI default
+    "nano": ("gpt2", 1, 2, 32),
     "tiny": ("gpt2", 2, 2, 64),
+    "mini": ("gpt2", 4, 4, 128),
     "small": ("gpt2", 6, 8, 256),
     "base": ("gpt2", 12, 12, 768),
     "gpt2-medium": ("gpt2", 24, 16, 1024),

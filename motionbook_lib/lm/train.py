@@ -19,6 +19,9 @@ Layout of a training folder::
 Checkpoints are written to a temp folder and renamed; a run started again with the same ``out_dir``
 resumes from the newest one on the same loss curve (the data order and template choices depend only
 on ``(seed, epoch, position)``). The loss covers the whole sequence unless ``target_only``.
+
+``train_subset=k`` trains on k motions of the train split only: the first k of a permutation drawn from
+``subset_seed`` (independent of ``seed``), so the subsets of a data-scaling sweep are nested.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ class M0TrainConfig:
     lora_r: int = 0  # > 0: train LoRA adapters (peft) of this rank plus the motion-token embeddings only
     lora_alpha: int = 16
     lora_dropout: float = 0.0
+    # train on the first k motions of a fixed permutation of the train split (drawn with subset_seed, not seed),
+    # so smaller subsets are nested in larger ones; None = the whole split
+    train_subset: int | None = None
+    subset_seed: int = 1234
     model: M0Config = field(default_factory=M0Config)
 
     def __post_init__(self) -> None:
@@ -100,6 +107,8 @@ class M0TrainConfig:
             raise ValueError(f"lora_r must be >= 0, got {self.lora_r}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        if self.train_subset is not None and (isinstance(self.train_subset, bool) or int(self.train_subset) < 1):
+            raise ValueError(f"train_subset must be a positive number of motions or None, got {self.train_subset!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -153,6 +162,19 @@ def tokenize_corpus(
                    "index": torch.from_numpy(corpus.index)}, str(tmp))  # fmt: skip
         os.replace(tmp, cache)
     return corpus
+
+
+def subset_corpus(corpus: MotionCorpus, k: int, seed: int = 1234) -> MotionCorpus:
+    """The first ``k`` motions of a permutation of ``corpus`` drawn from ``seed`` (kept in corpus order).
+
+    For a fixed corpus and seed, the subset of size k is contained in the subset of any size > k.
+    """
+    if not 1 <= k <= len(corpus):
+        raise ValueError(f"train_subset={k} motions: the train split has {len(corpus)} tokenizable motions")
+    keep = np.sort(np.random.default_rng(seed).permutation(len(corpus))[:k])
+    chunks = [corpus.motion_codes(int(i)) for i in keep]
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in chunks])])
+    return MotionCorpus(np.concatenate(chunks), offsets, corpus.index[keep])
 
 
 def make_example(
@@ -270,9 +292,14 @@ def train_m0(
         _text_tokenizer(config, store, vocab, out)
     accelerator.wait_for_everyone()
     corpus = tokenize_corpus(store, mtok, "train", config.max_frames, out / "corpus" / "train.safetensors")
+    fingerprint = config.to_dict()
+    if config.train_subset is None:  # runs without a subset keep the fingerprint they had before the option
+        del fingerprint["train_subset"], fingerprint["subset_seed"]
+    else:
+        corpus = subset_corpus(corpus, int(config.train_subset), config.subset_seed)
     tok = load_text_tokenizer(out / "text_tokenizer")
 
-    expected = {"train_config": config.to_dict(), "steps": steps, "num_processes": world,
+    expected = {"train_config": fingerprint, "steps": steps, "num_processes": world,
                 "store": str(store.path), "motions": len(corpus)}  # fmt: skip
     sampler = EpochBatchSampler(len(corpus), config.batch_size, world, rank, seed=config.seed)
     if sampler.batches_per_epoch < config.grad_accum:
