@@ -295,6 +295,28 @@ def _assigned_names(tree: ast.Module) -> list[str]:
     return names
 
 
+def _hidden_parameters(path: Path, cell: Any) -> list[str]:
+    """Parameters papermill's inspection (``papermill --help-notebook``) cannot see: it skips every line with
+    more than one ``=``, so an ``=`` in a parameter's comment hides that parameter from its users."""
+    import logging
+
+    from papermill.translators import PythonTranslator
+
+    try:
+        names = _assigned_names(ast.parse(_code_source(cell.source)))
+    except SyntaxError:
+        return []  # reported with the cell's other problems
+    papermill_log = logging.getLogger("papermill")
+    level = papermill_log.level
+    papermill_log.setLevel(logging.ERROR)  # its own warning per skipped line; the problem below names the line
+    try:
+        seen = {p.name for p in PythonTranslator.inspect(cell)}
+    finally:
+        papermill_log.setLevel(level)
+    return [f"{path.name} parameters cell: papermill cannot read parameter {n!r}; keep '=' out of its comment"
+            for n in names if n not in seen]  # fmt: skip
+
+
 def parameter_names(notebook: str | os.PathLike[str]) -> list[str]:
     """Names assigned in the notebook's single ``parameters``-tagged cell.
 
@@ -374,6 +396,8 @@ def notebook_hygiene(path: str | os.PathLike[str]) -> list[str]:
         problems.append(f"{path.name}: needs exactly one cell tagged {PARAMETERS_TAG!r}, found {len(param_cells)}")
     elif nb.cells[param_cells[0]].cell_type != "code":
         problems.append(f"{path.name}: the {PARAMETERS_TAG!r} cell must be a code cell")
+    else:
+        problems += _hidden_parameters(path, nb.cells[param_cells[0]])
     if n_code == 0:
         problems.append(f"{path.name}: has no code cells")
     return problems

@@ -207,6 +207,15 @@ def test_hygiene_detects_problems(tmp_path: Path) -> None:
     assert notebook_hygiene(tmp_path / "nope.ipynb") != []
 
 
+def test_hygiene_flags_parameters_papermill_cannot_see(tmp_path: Path) -> None:
+    """papermill --help-notebook skips a line with two '=': the parameter vanishes from its listing."""
+    src = 'steps = 10  # optimizer steps (0 = none)\nseed = 0  # random seed\nrun_dir = None'
+    problems = notebook_hygiene(write_nb(tmp_path / "hidden.ipynb", [src]))
+    assert len(problems) == 1 and "'steps'" in problems[0], problems
+    fixed = src.replace("(0 = none)", "(0: none)")
+    assert notebook_hygiene(write_nb(tmp_path / "fixed.ipynb", [fixed])) == []
+
+
 # ------------------------------------------------------------------------------- notebook helpers
 
 
