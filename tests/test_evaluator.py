@@ -92,6 +92,22 @@ def test_finished_run_returns_at_once(minilm_run, store: MotionStore) -> None:
     assert again.model_dir == minilm_run.model_dir
 
 
+def test_finished_run_without_checkpoints_returns_its_final_model(
+    minilm_run, store: MotionStore, tmp_path: Path
+) -> None:
+    """A results folder keeps final/ and train_config.json only: it still counts as finished, for its own settings."""
+    import shutil
+
+    kept = tmp_path / "kept"
+    shutil.copytree(minilm_run.out_dir, kept)
+    shutil.rmtree(kept / "checkpoints")
+    again = train_evaluator(EvaluatorConfig(**SMALL), store, kept, 6, _train(), progress=False)
+    assert again.losses == {} and again.model_dir == kept / "final"
+    assert again.metrics == pytest.approx(minilm_run.metrics)
+    with pytest.raises(ValueError, match="steps"):
+        train_evaluator(EvaluatorConfig(**SMALL), store, kept, 9, _train(), progress=False)
+
+
 def test_motion_embedding_does_not_depend_on_the_batch(minilm_run, store: MotionStore) -> None:
     ev = Evaluator.from_pretrained(minilm_run.model_dir)
     clips = _clips(store, 3)

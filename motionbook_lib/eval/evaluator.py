@@ -795,8 +795,10 @@ def _store_fingerprint(store: MotionStore) -> dict[str, Any]:
     return {"motions": len(store), "frames": counts.get("frames")}
 
 
-def _check_resume(state_file: Path, state: dict, expected: dict) -> None:
-    if state.get("format") != CKPT_FORMAT:
+def _check_resume(state_file: Path, state: dict, expected: dict, checkpoint: bool = True) -> None:
+    """``state`` (a checkpoint's trainer state, or with ``checkpoint=False`` a run's train_config.json) was made
+    with ``expected``'s settings, else a ValueError naming the file and the fields that differ."""
+    if checkpoint and state.get("format") != CKPT_FORMAT:
         raise ValueError(f"{state_file}: not an evaluator training checkpoint (format {state.get('format')!r})")
     diffs = [k for k in ("evaluator_config", "steps", "store") if state.get(k) != expected[k]]
     saved = state.get("train_config", {})
@@ -862,6 +864,17 @@ def train_evaluator(
     # -- a finished run, or a checkpoint to resume
     ckpt = latest_checkpoint(out)
     state: dict[str, Any] = {}
+    final, done = out / FINAL_DIR, out / FINAL_DIR / EVAL_FILE
+
+    def finished() -> EvaluatorTrainResult | None:
+        if not (done.is_file() and (final / MODEL_FILE).is_file()):
+            return None
+        summary = read_json(done)
+        if summary.get("step") != steps:
+            return None
+        return EvaluatorTrainResult(out, final, steps, steps, {}, dict(summary.get("metrics", {})),
+                                    str(summary.get("text_encoder_name", "")))  # fmt: skip
+
     if ckpt is not None:
         state = read_json(ckpt / STATE_FILE)
         if not resume:
@@ -869,12 +882,14 @@ def train_evaluator(
                 f"{ckpt / STATE_FILE}: {out} already holds a checkpoint; pass resume=True or another out_dir"
             )
         _check_resume(ckpt / STATE_FILE, state, expected)
-        final, done = out / FINAL_DIR, out / FINAL_DIR / EVAL_FILE
-        if state["step"] == steps and done.is_file() and (final / MODEL_FILE).is_file():
-            summary = read_json(done)
-            if summary.get("step") == steps:
-                return EvaluatorTrainResult(out, final, steps, steps, {}, dict(summary.get("metrics", {})),
-                                            str(summary.get("text_encoder_name", "")))  # fmt: skip
+        if state["step"] == steps and (result := finished()) is not None:
+            return result
+    elif (out / "train_config.json").is_file() and done.is_file():
+        # a finished run whose checkpoints were deleted (e.g. a results folder kept small): its recorded
+        # settings must match, then its final model is the answer
+        _check_resume(out / "train_config.json", read_json(out / "train_config.json"), expected, checkpoint=False)
+        if (result := finished()) is not None:
+            return result
 
     t_setup = time.perf_counter()
     if train.cpu_threads:
