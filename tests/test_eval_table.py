@@ -135,6 +135,13 @@ def test_real_beats_random_and_noise_and_is_its_own_fid_zero(models):
     # row's (FID compares distributions, not text); noise is far from both
     assert m[ROW_NOISE]["FID"] > m[ROW_RANDOM]["FID"] + 0.05 and m[ROW_NOISE]["FID"] > m[ROW_REAL]["FID"] + 0.05
     assert m[ROW_NOISE]["feature FID"] > max(m[ROW_RANDOM]["feature FID"], m[ROW_REAL]["feature FID"]) + 1.0
+    # noise is worse than ground truth on every metric, each in its own direction
+    for col in ("R@2", "R@3"):
+        assert m[ROW_NOISE][col] < m[ROW_REAL][col], col
+    for col in ("MM-Dist", "foot skating", "ground penetration", "jitter"):
+        assert m[ROW_NOISE][col] > m[ROW_REAL][col], col
+    assert m[ROW_NOISE]["jitter"] > 10 * m[ROW_REAL]["jitter"] and m[ROW_NOISE]["foot skating"] > 0.5
+    assert m[ROW_NOISE]["Diversity"] != pytest.approx(m[ROW_REAL]["Diversity"], abs=0.02)  # "closer to Real"
     # a training caption's nearest training caption is itself: the baseline finds a motion with that caption
     assert m[ROW_RETRIEVAL]["R@1"] > m[ROW_RANDOM]["R@1"]
     assert "128/128 identical" in table.meta["notes"][ROW_RETRIEVAL]
