@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +42,23 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 def write_json(path: str | os.PathLike, obj: Any, **dumps: Any) -> Path:
     """Write ``obj`` as indented JSON plus a newline atomically; ``dumps`` go to ``json.dumps``."""
     return write_text(path, json.dumps(obj, **{"indent": 2, **dumps}) + "\n")
+
+
+def write_folder(path: str | os.PathLike, fill: Callable[[Path], Any]) -> Path:
+    """Build folder ``path`` atomically: ``fill(tmp)`` writes into a temp folder beside it, which then replaces
+    ``path`` (an existing one is moved aside first and removed after). A failed ``fill`` leaves ``path`` as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        fill(tmp)
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path

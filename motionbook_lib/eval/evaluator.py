@@ -43,7 +43,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -60,6 +59,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from motionbook_lib.atomic import write_folder
 from motionbook_lib.atomic import write_json as atomic_write_json
 from motionbook_lib.data.store import MotionStore
 from motionbook_lib.eval.metrics import mm_dist, r_precision
@@ -655,21 +655,7 @@ class Evaluator(nn.Module):
 
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
         """Write the evaluator to ``folder`` (a temp folder renamed into place: never half written)."""
-        path = Path(folder)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            self._write(tmp)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return path
+        return write_folder(folder, self._write)
 
     @staticmethod
     def read_config(folder: str | os.PathLike) -> EvaluatorConfig:

@@ -29,8 +29,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +41,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from vector_quantize_pytorch import LFQ, ResidualVQ, VectorQuantize
 
+from motionbook_lib.atomic import write_folder
 from motionbook_lib.features.d135 import d135_part_channels, d135_to_joints
 from motionbook_lib.features.normalizer import Normalizer
 from motionbook_lib.skeleton import BODY_PARTS, Skeleton
@@ -461,21 +460,7 @@ class MotionTokenizer(nn.Module):
 
         The folder is written next to its final place and renamed, so a crash never leaves half a model.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            self._write(tmp)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return path
+        return write_folder(path, self._write)
 
     def _write(self, folder: Path) -> None:
         """Write the three files into an existing folder (no atomicity of its own)."""
