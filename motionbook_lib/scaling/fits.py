@@ -105,6 +105,19 @@ def _minimise(fun, x0: np.ndarray, bounds: list[tuple[float | None, float | None
     return np.asarray(res.x, dtype=np.float64), float(res.fun), ok
 
 
+def _multistart(fun, starts: np.ndarray, bounds: list, what: str) -> tuple[np.ndarray, float, np.ndarray]:
+    """Minimise ``fun`` from every start: the best theta, its objective, and every start's optimum (best first)."""
+    results = []
+    for x0 in starts:
+        theta, value, ok = _minimise(fun, x0, bounds)
+        if ok:
+            results.append((value, theta))
+    if not results:
+        raise RuntimeError(f"the {what} fit failed from every starting point")
+    results.sort(key=lambda r: r[0])
+    return results[0][1], results[0][0], np.stack([t for _, t in results])
+
+
 def _percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
@@ -287,15 +300,7 @@ def _joint_fit_once(
     """Best theta, its objective, and every start's optimised theta (best first)."""
     logN, logD, logL = np.log(N), np.log(D), np.log(L)
     bounds = [(None, None)] * 3 + [_EXP_BOUNDS] * 2
-    results = []
-    for x0 in starts:
-        theta, value, ok = _minimise(lambda t: _joint_objective(t, logN, logD, logL, delta), x0, bounds)
-        if ok:
-            results.append((value, theta))
-    if not results:
-        raise RuntimeError("the joint-law fit failed from every starting point")
-    results.sort(key=lambda r: r[0])
-    return results[0][1], results[0][0], np.stack([t for _, t in results])
+    return _multistart(lambda t: _joint_objective(t, logN, logD, logL, delta), starts, bounds, "joint-law")
 
 
 def _identifiable_joint(N: np.ndarray, D: np.ndarray) -> bool:
@@ -415,15 +420,7 @@ def _power_fit_once(
 ) -> tuple[np.ndarray, float, np.ndarray]:
     logz, logy = np.log(x / x_ref), np.log(y)
     bounds: list[tuple[float | None, float | None]] = [(None, None), (-10.0, 10.0)] + ([(None, None)] if offset else [])
-    results = []
-    for x0 in starts:
-        theta, value, ok = _minimise(lambda t: _power_objective(t, logz, logy, delta, offset), x0, bounds)
-        if ok:
-            results.append((value, theta))
-    if not results:
-        raise RuntimeError("the power-law fit failed from every starting point")
-    results.sort(key=lambda r: r[0])
-    return results[0][1], results[0][0], np.stack([t for _, t in results])
+    return _multistart(lambda t: _power_objective(t, logz, logy, delta, offset), starts, bounds, "power-law")
 
 
 def _power_theta_to_params(theta: np.ndarray, x_ref: float, offset: bool) -> np.ndarray:
