@@ -213,3 +213,17 @@ def test_fit_sweep_carries_the_degeneracy_notes():
     fits = fit_sweep(table, "val_loss", n_boot=0)
     assert any(n.startswith("joint law: only 2 distinct model sizes") for n in fits.notes), fits.notes
     assert "only 2 distinct model sizes" in fits.summary()
+
+
+def test_power_law_intervals_cover_the_truth_at_about_their_level():
+    """Over 30 noisy draws of one known law, the 95% bootstrap intervals hold the true exponent nearly always,
+    without being uselessly wide (so neither too narrow nor vacuous intervals pass)."""
+    x = np.geomspace(250, 16000, 7)
+    hits, widths = 0, []
+    for s in range(30):
+        y = 0.2 * x**0.25 * np.exp(np.random.default_rng(100 + s).normal(0, 0.03, x.shape))
+        lo, hi = fit_power_law(x, y, n_boot=100, seed=s).intervals()["b"]
+        hits += lo <= 0.25 <= hi
+        widths.append(hi - lo)
+    assert hits >= 24, f"{hits}/30 intervals hold the true exponent"
+    assert 0.005 < np.mean(widths) < 0.1, np.mean(widths)
