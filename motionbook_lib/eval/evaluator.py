@@ -54,7 +54,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -78,6 +77,7 @@ from motionbook_lib.training import (
     write_checkpoint,
     write_json,
 )
+from motionbook_lib.weights import read_state
 
 __all__ = [
     "MINILM_NAME",
@@ -698,23 +698,9 @@ class Evaluator(nn.Module):
 
     def load_weights(self, file: str | os.PathLike) -> None:
         """Load a ``model.safetensors`` written by this class; keys and shapes must match exactly."""
-        file = Path(file)
-        if not file.is_file():
-            raise FileNotFoundError(f"weights file not found: {file}")
-        try:
-            state = load_file(str(file))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ValueError(f"{file}: not a readable safetensors file ({err})") from err
         own = self.state_dict()
-        expected = set(self._saved_keys())
-        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-        wrong = sorted(k for k in expected & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-        if missing or unexpected or wrong:
-            details = [f"{what} {', '.join(keys[:3])}" + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
-                       for what, keys in (("missing", missing), ("unexpected", unexpected),
-                                          ("shape mismatch for", wrong)) if keys]  # fmt: skip
-            raise ValueError(f"{file}: weights do not fit this evaluator config: {'; '.join(details)}")
-        self.load_state_dict(state, strict=False)
+        expected = {k: own[k].shape for k in self._saved_keys()}
+        self.load_state_dict(read_state(file, expected, "do not fit this evaluator config"), strict=False)
 
 
 # ----------------------------------------------------------------------------------------------

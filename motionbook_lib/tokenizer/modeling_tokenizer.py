@@ -36,8 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import einsum, rearrange
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from vector_quantize_pytorch import LFQ, ResidualVQ, VectorQuantize
 
@@ -46,6 +45,7 @@ from motionbook_lib.features.d135 import d135_part_channels, d135_to_joints
 from motionbook_lib.features.normalizer import Normalizer
 from motionbook_lib.skeleton import BODY_PARTS, Skeleton
 from motionbook_lib.tokenizer.config import TokenizerConfig
+from motionbook_lib.weights import read_state
 
 __all__ = [
     "CONFIG_FILE",
@@ -516,35 +516,6 @@ class MotionTokenizer(nn.Module):
 
     def load_weights(self, file: str | os.PathLike) -> None:
         """Load a ``model.safetensors``; keys and shapes must match this model's config exactly."""
-        file = Path(file)
-        if not file.is_file():
-            raise FileNotFoundError(f"weights file not found: {file}")
-        try:
-            state = load_file(str(file))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ValueError(f"{file}: not a readable safetensors file ({err})") from err
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-        if missing or unexpected or wrong:
-
-            def show(keys: list[str]) -> str:
-                return ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
-
-            details = []
-            if missing:
-                details.append(f"missing {show(missing)}")
-            if unexpected:
-                details.append(f"unexpected {show(unexpected)}")
-            if wrong:
-                k = wrong[0]
-                details.append(
-                    f"shape mismatch for {show(wrong)} (e.g. {k}: file {tuple(state[k].shape)}, "
-                    f"model {tuple(own[k].shape)})"
-                )
-            raise ValueError(
-                f"{file}: weights come from another tokenizer config "
-                f"({self.config.quantizer}, {self.config.codebook_bits} bits): " + "; ".join(details)
-            )
-        self.load_state_dict(state)
+        expected = {k: v.shape for k, v in self.state_dict().items()}
+        what = f"come from another tokenizer config ({self.config.quantizer}, {self.config.codebook_bits} bits)"
+        self.load_state_dict(read_state(file, expected, what))
