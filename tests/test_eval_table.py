@@ -43,12 +43,7 @@ TINY_FLAGS = ["--embed-dim", "32", "--max-frames", "64", "--scratch-width", "32"
               "--motion-width", "32"]  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,7 @@ from motionbook_lib.eval.evaluator import _negative_mask
 SMALL = dict(embed_dim=32, head_width=32, motion_width=16, scratch_width=16, heads=2, dropout=0.1, max_frames=64)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -50,13 +50,7 @@ def tiny_config(quantizer: str, **kw) -> TokenizerConfig:
 TINY_TRAIN = TrainConfig(batch_size=8, window=16, lr=3e-3, log_every=1, ckpt_every=3, eval_batches=2, warmup_ratio=0.1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convs run ~10x slower with two threads on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
