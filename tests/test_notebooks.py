@@ -45,27 +45,25 @@ def test_numbered_notebook_runs_with_defaults(notebook: Path | None, tmp_path: P
 
 
 def _check_scaling_notebook_shows_the_checked_in_sweep(record) -> None:
-    """Notebook 06's defaults analyse results/sweep-cpu: its logged exponents are that sweep's fit, and its
-    figures were drawn."""
-    import json
+    """Notebook 06's defaults analyse the checked-in sweep (its ``results_file``): its logged exponents are that
+    sweep's fit, and its figures were drawn."""
+    import ast
 
     import nbformat
     import papermill
 
+    from motionbook_lib.runs import read_metrics
     from motionbook_lib.scaling import fit_sweep, read_results
 
-    cells = nbformat.read(record.output_notebook, as_version=4).cells
-    metrics = {}
-    for line in (record.run_dir / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        metrics[row["name"]] = row["value"]
-    table = read_results(NOTEBOOK_DIR.parent / "results" / "sweep-cpu")
-    defaults = {k: v["default"] for k, v in papermill.inspect_notebook(str(record.notebook)).items()}
-    fits = fit_sweep(table, "val_loss", n_boot=int(defaults["n_boot"]), seed=int(defaults["seed"]))
+    defaults = {k: ast.literal_eval(v["default"]) for k, v in papermill.inspect_notebook(str(record.notebook)).items()}
+    table = read_results(NOTEBOOK_DIR.parent / defaults["results_file"])
+    fits = fit_sweep(table, "val_loss", n_boot=defaults["n_boot"], seed=defaults["seed"])
+    metrics = read_metrics(record.run_dir).groupby("name")["value"].last()
     assert metrics["alpha"] == pytest.approx(fits.joint.alpha, rel=1e-6)
     assert metrics["beta"] == pytest.approx(fits.joint.beta, rel=1e-6)
     for name in ("loss_curves", "iso_loss", "fid_curves", "r1_curves"):
         assert (record.run_dir / "figures" / f"{name}.html").is_file(), name
+    cells = nbformat.read(record.output_notebook, as_version=4).cells
     text = "".join(str(o.get("text", "")) for c in cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"{len(table)} finished cells of {len(table)}" in text
 
