@@ -90,12 +90,84 @@ def test_fid_few_samples_path_matches_the_matrix_square_root() -> None:
 # ---------------------------------------------------------------------------------------------- diversity
 
 
-def test_diversity_of_two_points_and_multimodality() -> None:
-    two = np.array([[0.0, 0.0], [3.0, 4.0]])
-    assert diversity(two, n_pairs=300, rng=np.random.default_rng(1)) == pytest.approx(5.0)
-    # caption 0: generations 1 apart; caption 1: 3 apart -> mean over equal numbers of pairs = 2
+def test_diversity_draws_two_independent_index_sets_each_without_replacement() -> None:
+    """The reference scheme: ``first`` and ``second`` are drawn independently, each without replacement."""
+    emb = np.random.default_rng(0).normal(size=(40, 5))
+    value = diversity(emb, n_pairs=25, rng=np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    first, second = rng.choice(40, 25, replace=False), rng.choice(40, 25, replace=False)
+    assert value == pytest.approx(np.linalg.norm(emb[first] - emb[second], axis=1).mean(), rel=1e-12)
+
+
+def test_diversity_pairs_a_row_with_itself_as_the_reference_does() -> None:
+    # three points, all 1 apart; 3 pairs = two random permutations of the rows. The composed permutation has one
+    # fixed point on average (a row met by itself, distance 0), so the expected Diversity is (3 - 1) / 3 = 2/3.
+    # A scheme that draws distinct pairs only would give exactly 1 every time.
+    tri = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])
+    values = np.array([diversity(tri, n_pairs=3, rng=np.random.default_rng(s)) for s in range(3000)])
+    np.testing.assert_allclose(np.unique(np.round(values, 9)), [0.0, 2 / 3, 1.0])  # 3, 1 or 0 fixed points
+    assert values.mean() == pytest.approx(2 / 3, abs=0.02)
+    with pytest.raises(ValueError, match="n_pairs=4 exceeds the 3 rows"):
+        diversity(tri, n_pairs=4)
+
+
+def test_multimodality_uses_the_same_pairs_for_every_caption() -> None:
+    # caption 0: generations 1 apart; caption 1: 3 apart. Two generations, 2 pairs: both captions use the same
+    # (first, second) draw, so either every pair is a self-pair (0) or every pair is swapped (mean of 1, 1, 3, 3 = 2).
+    # Pairs drawn per caption would also give 0.5 or 1.5 (one caption swapped, the other not).
     mm = np.array([[[0.0, 0.0], [1.0, 0.0]], [[0.0, 0.0], [0.0, 3.0]]])
-    assert multimodality(mm, n_pairs=10, rng=np.random.default_rng(2)) == pytest.approx(2.0)
+    values = {round(multimodality(mm, n_pairs=2, rng=np.random.default_rng(s)), 9) for s in range(200)}
+    assert values == {0.0, 2.0}
+    # by hand against the reference draw on a larger case
+    emb = np.random.default_rng(1).normal(size=(4, 30, 6))
+    rng = np.random.default_rng(8)
+    first, second = rng.choice(30, 10, replace=False), rng.choice(30, 10, replace=False)
+    expected = np.linalg.norm(emb[:, first] - emb[:, second], axis=2).mean()
+    assert multimodality(emb, n_pairs=10, rng=np.random.default_rng(8)) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="n_pairs=10 exceeds the 2 generations per caption"):
+        multimodality(mm, n_pairs=10)
+
+
+def test_protocol_by_hand_on_four_one_dimensional_pairs() -> None:
+    """N = 4 pairs, batches of 3: each repeat keeps 3 rows and drops 1; every metric uses the same 3 rows."""
+    real = np.array([[0.0], [1.0], [2.0], [4.0]])
+    text = real + 0.1  # each caption 0.1 from its motion
+    # the ground truth scored against itself: FID 0 in every repeat, although a row is dropped each time
+    # (FID of all 4 real rows against the 3 kept ones would be > 0 for any dropped row)
+    gt = t2m_metrics(text, real, real, batch_size=3, repeats=6, diversity_pairs=3, seed=2)
+    assert max(gt["FID"].values) == pytest.approx(0.0, abs=1e-12)
+    assert fid(real, real[:3]) > 0.1 and fid(real, real[1:]) > 0.1
+    # R@1: nearest motion to each caption is its own (rows 0.1 apart, motions >= 1 apart): 1 in every repeat
+    assert gt["R@1"].values == (1.0,) * 6 and gt["MM-Dist"].mean == pytest.approx(0.1)
+    # a motion set shifted by 1: same covariance, mean 1 away -> FID exactly 1 on any 3 kept rows (1-d)
+    shifted = t2m_metrics(text, real + 1.0, real, batch_size=3, repeats=6, diversity_pairs=3, seed=2)
+    np.testing.assert_allclose(shifted["FID"].values, 1.0, rtol=1e-9)
+    # with the motions shifted by 1, caption i (at x_i + 0.1) is nearest to motion i - 1 (at x_{i-1} + 1):
+    # every kept batch's R@1 is the share of its captions whose shifted motion is nearest; by hand for all four
+    # captions: x = 0 -> own (1.0 is 0.9 away, the next 2.0 is 1.9); 1 -> motion of 0 (at 1.0, 0.1 away) ...
+    expected_r1 = []
+    for r in range(6):
+        keep = np.random.default_rng([2, r]).permutation(4)[:3]
+        motions = real[keep, 0] + 1.0
+        hits = [np.argmin(np.abs(motions - (real[i, 0] + 0.1))) == k for k, i in enumerate(keep)]
+        expected_r1.append(np.mean(hits))
+    np.testing.assert_allclose(shifted["R@1"].values, expected_r1)
+    # Diversity over the 3 kept rows with 3 pairs: two independent permutations of the kept rows
+    for r, value in enumerate(gt["Diversity"].values):
+        rng = np.random.default_rng([2, r])
+        kept = real[rng.permutation(4)[:3], 0]
+        first, second = rng.choice(3, 3, replace=False), rng.choice(3, 3, replace=False)
+        assert value == pytest.approx(np.abs(kept[first] - kept[second]).mean(), abs=1e-12)
+
+
+def test_t2m_metrics_rejects_a_reference_that_is_not_row_for_row() -> None:
+    real = np.arange(8.0)[:, None]
+    with pytest.raises(ValueError, match="row for row"):
+        t2m_metrics(real, real, real[:6], batch_size=3, diversity_pairs=3)
+    with pytest.raises(ValueError, match="diversity_pairs must be an integer in 1..6"):
+        t2m_metrics(real, real, real, batch_size=3, diversity_pairs=7)
+    with pytest.raises(ValueError, match="mm_pairs must be in 1..3"):
+        t2m_metrics(real, real, real, batch_size=3, diversity_pairs=3, mm_emb=np.zeros((2, 3, 1)), mm_pairs=10)
 
 
 def test_mean_ci_by_hand() -> None:
@@ -121,37 +193,41 @@ def _embeddings(n: int = 160, dim: int = 16, seed: int = 0) -> tuple[np.ndarray,
 
 def test_t2m_metrics_ground_truth_beats_noise() -> None:
     text, real = _embeddings()
-    gt = t2m_metrics(text, real, real, repeats=5, seed=0)
+    gt = t2m_metrics(text, real, real, repeats=5, diversity_pairs=150, seed=0)
     noise = np.random.default_rng(9).normal(size=real.shape)
-    bad = t2m_metrics(text, noise, real, repeats=5, seed=0)
+    bad = t2m_metrics(text, noise, real, repeats=5, diversity_pairs=150, seed=0)
     assert set(gt) == {"R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity"}
     assert all(len(v.values) == 5 for v in gt.values())
-    assert gt["FID"].mean < 0.05 * bad["FID"].mean  # ground truth against itself (minus dropped rows): ~0
     for k in ("R@1", "R@2", "R@3"):
         assert gt[k].mean > bad[k].mean + 0.3, k
     assert gt["R@1"].mean <= gt["R@2"].mean <= gt["R@3"].mean
     assert gt["MM-Dist"].mean < bad["MM-Dist"].mean
-    # exactly the same samples: FID 0 in every repeat (160 = 5 full batches of 32, none dropped)
-    assert max(gt["FID"].values) == pytest.approx(0.0, abs=1e-6)
+    # the same rows on both sides: FID 0 in every repeat
+    assert max(gt["FID"].values) == pytest.approx(0.0, abs=1e-6) and bad["FID"].mean > 0.5
 
 
 def test_t2m_metrics_multimodality_seed_and_errors() -> None:
     text, real = _embeddings(n=64)
     mm = np.random.default_rng(3).normal(size=(4, 5, 16))
-    a = t2m_metrics(text, real, real, repeats=3, mm_emb=mm, seed=7)
-    b = t2m_metrics(text, real, real, repeats=3, mm_emb=mm, seed=7)
-    assert "MultiModality" in a and a["MultiModality"].mean > 0
+    a = t2m_metrics(text, real, real, repeats=3, diversity_pairs=64, mm_emb=mm, mm_pairs=5, seed=7)
+    b = t2m_metrics(text, real, real, repeats=3, diversity_pairs=64, mm_emb=mm, mm_pairs=5, seed=7)
     assert a == b  # seeded
+    # repeat r draws MultiModality after the batches and Diversity from default_rng([seed, r])
+    for r, value in enumerate(a["MultiModality"].values):
+        rng = np.random.default_rng([7, r])
+        rng.permutation(64)
+        rng.choice(64, 64, replace=False), rng.choice(64, 64, replace=False)
+        assert value == pytest.approx(multimodality(mm, 5, rng), rel=1e-12)
     with pytest.raises(ValueError, match="at least batch_size=32"):
-        t2m_metrics(text[:20], real[:20], real)
+        t2m_metrics(text[:20], real[:20], real[:20])
     with pytest.raises(ValueError, match="motion_emb"):
         t2m_metrics(text, real[:, :8], real)
     bad = text.copy()
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="text_emb contains 1 NaN"):
-        t2m_metrics(bad, real, real)
+        t2m_metrics(bad, real, real, diversity_pairs=64)
     with pytest.raises(ValueError, match="real_motion_emb"):
-        t2m_metrics(text, real, real[:, :4])
+        t2m_metrics(text, real, real[:, :4], diversity_pairs=64)
 
 
 def test_embedding_metric_errors() -> None:

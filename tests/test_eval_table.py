@@ -18,6 +18,7 @@ from motionbook_lib.data.synthetic import SyntheticConfig
 from motionbook_lib.eval import EvaluatorConfig, EvaluatorTrainConfig, MetricCI, train_evaluator
 from motionbook_lib.eval.__main__ import main
 from motionbook_lib.eval.table import (
+    MM_PROTOCOL,
     ROW_M0,
     ROW_NOISE,
     ROW_RANDOM,
@@ -29,10 +30,11 @@ from motionbook_lib.eval.table import (
     T2MTable,
     collect_motions,
     format_ci,
+    multimodality_label,
     score_motions,
     t2m_table,
 )
-from motionbook_lib.lm import M0Config, M0TrainConfig, train_m0
+from motionbook_lib.lm import M0Config, M0Pipeline, M0TrainConfig, train_m0
 from motionbook_lib.tokenizer import MotionTokenizer, TokenizerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,11 +69,14 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 
 def _finite_ci(table: T2MTable) -> None:
+    """Every cell is a mean with its 95% interval: mean and 1.96 std / sqrt(n) of its own values."""
     for row, cols in table.metrics.items():
         for col, v in cols.items():
             assert isinstance(v, MetricCI), (row, col)
             assert math.isfinite(v.mean) and math.isfinite(v.ci95), (row, col, v)
-            assert v.ci95 >= 0.0, (row, col, v)
+            values = np.asarray(v.values)
+            assert v.mean == pytest.approx(values.mean(), rel=1e-9, abs=1e-12), (row, col)
+            assert v.ci95 == pytest.approx(1.96 * values.std() / math.sqrt(len(values)), rel=1e-9, abs=1e-12)
 
 
 def test_full_table_on_a_small_test_split(models):
@@ -92,12 +97,18 @@ def test_full_table_on_a_small_test_split(models):
     assert "MPJPE" not in table.metrics[ROW_REAL] and "MPJPE" not in table.metrics[ROW_M0]
     assert [r for r in table.rows if "MultiModality" in table.metrics[r]] == [ROW_M0]
     assert len(table.metrics[ROW_M0]["MultiModality"].values) == 4
+    # a MultiModality setting smaller than the protocol's 100 x 30 is labelled as such
+    assert meta["multimodality"] == "reduced protocol: 2 x 2, 2 pairs"
+    assert "MultiModality reduced protocol: 2 x 2" in table.caption()
+    assert meta["notes"][ROW_M0] == "MultiModality reduced protocol: 2 x 2, 2 pairs"
+    # Diversity can use at most the 10 kept motions (protocol: 300), and says so
+    assert meta["diversity_pairs"] == 10 and "over 10 pairs, not 300" in meta["diversity_note"]
     for row in table.rows:
         assert {"R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity", "jitter", "ground penetration"} <= set(
             table.metrics[row]
         )
         r = [table.metrics[row][f"R@{k}"].mean for k in (1, 2, 3)]
-        assert 0.0 <= r[0] <= r[1] <= r[2] <= 1.0, (row, r)
+        assert r[0] <= r[1] <= r[2], (row, r)  # a motion within the 1 nearest is within the 2 nearest
     # every batch holds all 10 motions: the ground truth is exactly its own FID reference, any other set is farther
     fid = {row: table.metrics[row]["FID"].mean for row in table.rows}
     assert fid[ROW_REAL] < 1e-6 and min(v for row, v in fid.items() if row != ROW_REAL) > 1e-3, fid
@@ -108,7 +119,7 @@ def test_full_table_on_a_small_test_split(models):
     frame = table.frame()
     assert list(frame.index) == list(ROWS)
     assert frame.loc[ROW_RECON, "MPJPE"] > 0 and np.isnan(frame.loc[ROW_REAL, "MPJPE"])
-    assert (frame.filter(like="ci95").fillna(0.0).to_numpy() >= 0).all()
+    assert frame.loc[ROW_M0, "R@1 ci95"] == table.metrics[ROW_M0]["R@1"].ci95
     shown = table.formatted()
     assert shown.loc[ROW_REAL, "MPJPE"] == "–" and "±" in shown.loc[ROW_M0, "R@1"]
     md = table.to_markdown()
@@ -233,3 +244,34 @@ def test_cli_runs_as_a_module(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["table", "--help"])
     assert exc.value.code == 0 and "--repeats" in capsys.readouterr().out
+
+
+class _StandInM0(M0Pipeline):
+    """Returns a stored motion for every prompt (cheap), and records what it was asked."""
+
+    def __init__(self, store: MotionStore) -> None:  # no model: generation is the store's motions
+        self.store, self.calls = store, []
+
+    def generate_motion(self, text, seconds=4.0, seed=0, **kwargs):
+        self.calls.append((text, seed))
+        rows = self.store.split("train")
+        return {"features": self.store.features(int(rows[seed % len(rows)]))}
+
+
+def test_multimodality_defaults_to_the_protocol_with_random_captions(models):
+    store = MotionStore(models["store"])
+    fake = _StandInM0(store)
+    motions = collect_motions(store, "train", m0=fake, retrieval=False, random_motions=False, noise=False,
+                              progress=False)  # fmt: skip
+    n = len(motions.indices)
+    assert n >= MM_PROTOCOL[0]
+    mm = motions.rows[ROW_M0].mm_features
+    assert len(mm) == 100 and {len(g) for g in mm} == {30}
+    assert len(fake.calls) == n + 100 * 29  # one generation per caption, 29 more for each MultiModality caption
+    # the 100 captions are drawn at random from the split, not its first 100
+    extra = sorted({seed % 1_000_003 for _, seed in fake.calls if seed >= 1_000_003})
+    assert len(extra) == 100 and extra != list(range(100))
+    table = score_motions(motions, models["evaluator"], repeats=2, progress=False)
+    assert table.meta["multimodality"] == multimodality_label(*MM_PROTOCOL)
+    assert table.meta["multimodality"] == "protocol: 100 captions x 30 generations, 10 pairs"
+    assert len(table.metrics[ROW_M0]["MultiModality"].values) == 2

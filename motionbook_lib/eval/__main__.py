@@ -101,8 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--repeats", type=int, default=20, help="protocol repeats (default 20)")
     tb.add_argument("--seed", type=int, default=0, help="seed of sampling, batches and baselines (default 0)")
     tb.add_argument("--batch-size", type=int, default=32, help="R-precision batch (default 32, the protocol's)")
-    tb.add_argument("--mm-captions", type=int, default=10, help="captions used for MultiModality (default 10)")
-    tb.add_argument("--mm-generations", type=int, default=3, help="M0 generations per such caption (default 3)")
+    tb.add_argument("--mm-captions", type=int, default=100,
+                    help="captions drawn at random for MultiModality (default 100, the protocol's)")
+    tb.add_argument("--mm-generations", type=int, default=30,
+                    help="M0 generations per such caption (default 30, the protocol's)")
+    tb.add_argument("--reduced-mm", action="store_true",
+                    help="MultiModality on 10 captions x 3 generations (labelled 'reduced protocol' in the table)")
     tb.add_argument("--max-motions", type=int, default=None, help="evaluate a random subset of this many motions")
     tb.add_argument("--no-retrieval", action="store_true", help="leave out the nearest-caption baseline")
     tb.add_argument("--no-random", action="store_true", help="leave out the random-motions row")
@@ -148,8 +152,8 @@ def _cmd_table(args: argparse.Namespace) -> int:
         retrieval=not args.no_retrieval,
         random_motions=not args.no_random,
         noise=not args.no_noise,
-        mm_captions=args.mm_captions,
-        mm_generations=args.mm_generations,
+        mm_captions=10 if args.reduced_mm else args.mm_captions,
+        mm_generations=3 if args.reduced_mm else args.mm_generations,
         max_motions=args.max_motions,
         progress=not args.no_progress,
     )

@@ -9,10 +9,13 @@ Embedding metrics (the HumanML3D protocol, on the embeddings of a text-motion ev
   the top k (so a degenerate evaluator mapping everything to one point scores k / B, not 1).
 - :func:`mm_dist`: mean distance between matched text and motion embeddings.
 - :func:`fid`: Frechet distance between Gaussians fitted to two embedding sets.
-- :func:`diversity`: mean distance between random pairs of distinct motions.
-- :func:`multimodality`: the same within the generations of one caption, averaged over captions.
+- :func:`diversity`: mean distance between the rows of two index sets drawn independently, each without
+  replacement (so a row may meet itself), as the reference implementation draws them.
+- :func:`multimodality`: the same within the generations of each caption, one pair of index sets shared
+  by every caption, averaged over captions.
 - :func:`t2m_metrics`: all of the above, repeated ``repeats`` times on shuffled batches of 32 (drop
-  last), reported as :class:`MetricCI` (mean and 95 % interval over the repeats).
+  last; every metric of a repeat, FID included, on the same kept rows), reported as :class:`MetricCI`
+  (mean and 95 % interval over the repeats).
 
 Joint metrics (numpy ``(..., T, 22, 3)`` joint positions in metres, Y up):
 :func:`mpjpe` (pelvis-relative, mm), :func:`pa_mpjpe` (after per-frame similarity Procrustes, mm),
@@ -201,42 +204,46 @@ def fid(real_emb: np.ndarray, gen_emb: np.ndarray) -> float:
     return max(value, 0.0)  # >= 0 mathematically; clamp rounding noise of identical sets
 
 
-def _pair_indices(n: int, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``n_pairs`` uniformly random pairs (i, j) of distinct indices in 0..n-1."""
-    i = rng.integers(0, n, size=n_pairs)
-    j = (i + rng.integers(1, n, size=n_pairs)) % n
-    return i, j
+def _two_draws(n: int, k: int, rng: np.random.Generator, name: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two index sets of ``k`` items of 0..n-1, drawn independently, each without replacement (the protocol)."""
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"{name} must be a positive integer, got {k!r}")
+    if k > n:
+        raise ValueError(
+            f"{name}={k} exceeds the {n} {what}: the protocol draws {name} of them without replacement; "
+            f"lower {name} to at most {n}"
+        )
+    return rng.choice(n, size=k, replace=False), rng.choice(n, size=k, replace=False)
 
 
 def diversity(emb: np.ndarray, n_pairs: int = 300, rng: np.random.Generator | None = None) -> float:
-    """Mean distance between ``n_pairs`` random pairs of distinct rows of ``emb`` (N, E), N >= 2.
+    """Mean distance between rows ``first[k]`` and ``second[k]``, k < ``n_pairs``, of ``emb`` (N, E).
 
-    (HumanML3D draws two index sets without replacement; drawing pairs of distinct rows works for
-    any N and differs only by the ~1/N share of self-pairs the original may draw.)
+    The HumanML3D / T2M-GPT scheme: ``first`` and ``second`` are two index sets of ``n_pairs`` rows drawn
+    independently, each without replacement, so a row can be paired with itself (distance 0; about
+    ``n_pairs / N`` such pairs in expectation). Needs ``n_pairs <= N`` (300 in the protocol).
     """
     e = _array(emb, "emb", ndim=2)
     if e.shape[0] < 2:
         raise ValueError(f"emb needs at least 2 rows for diversity, got shape {e.shape}")
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
-    i, j = _pair_indices(e.shape[0], n_pairs, _rng(rng))
-    return float(np.linalg.norm(e[i] - e[j], axis=1).mean())
+    first, second = _two_draws(e.shape[0], n_pairs, _rng(rng), "n_pairs", "rows of emb")
+    return float(np.linalg.norm(e[first] - e[second], axis=1).mean())
 
 
 def multimodality(emb: np.ndarray, n_pairs: int = 10, rng: np.random.Generator | None = None) -> float:
-    """Mean distance between ``n_pairs`` random pairs of distinct generations of each caption.
+    """Mean distance between generations ``first[k]`` and ``second[k]`` of each caption, k < ``n_pairs``.
 
-    ``emb``: (C captions, R >= 2 generations per caption, E).
+    ``emb``: (C captions, R >= 2 generations per caption, E). The HumanML3D / T2M-GPT scheme: ``first`` and
+    ``second`` are two index sets of ``n_pairs`` generations drawn independently, each without replacement,
+    and the **same** pairs serve every caption; a generation can be paired with itself. Needs
+    ``n_pairs <= R`` (the protocol: C = 100 captions, R = 30 generations, 10 pairs).
     """
     e = _array(emb, "emb", ndim=3)
     c, r, _ = e.shape
     if c < 1 or r < 2:
         raise ValueError(f"emb must be (captions >= 1, generations >= 2, E), got shape {e.shape}")
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
-    i, j = _pair_indices(r, n_pairs * c, _rng(rng))
-    rows = np.repeat(np.arange(c), n_pairs)
-    return float(np.linalg.norm(e[rows, i] - e[rows, j], axis=1).mean())
+    first, second = _two_draws(r, n_pairs, _rng(rng), "n_pairs", "generations per caption")
+    return float(np.linalg.norm(e[:, first] - e[:, second], axis=2).mean())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,26 +262,38 @@ def t2m_metrics(
     mm_pairs: int = 10,
     seed: int = 0,
 ) -> dict[str, MetricCI]:
-    """R@1/2/3, FID, MM-Dist, Diversity (and MultiModality) repeated ``repeats`` times.
+    """R@1/2/3, FID, MM-Dist, Diversity (and MultiModality) repeated ``repeats`` times (the HumanML3D protocol).
+
+    Each repeat shuffles the N caption-motion pairs and keeps the N // batch_size full batches (drop last);
+    every metric of that repeat is computed on those kept rows only:
+
+    - R@k: mean over the kept batches of :func:`r_precision`;
+    - MM-Dist: :func:`mm_dist` of the kept pairs;
+    - FID: :func:`fid` of the kept ground-truth rows ``real_motion_emb[kept]`` against the kept evaluated rows
+      ``motion_emb[kept]`` (both sides on the same rows, so ground truth scored against itself gives 0);
+    - Diversity: :func:`diversity` of the kept evaluated rows with ``diversity_pairs`` pairs;
+    - MultiModality: :func:`multimodality` of ``mm_emb`` with ``mm_pairs`` pairs, drawn anew each repeat.
 
     Args:
         text_emb: (N, E) caption embeddings; ``text_emb[i]`` describes ``motion_emb[i]``.
         motion_emb: (N, E) embeddings of the evaluated motions (generated, reconstructed or real).
-        real_motion_emb: (M, E) ground-truth motion embeddings of the same split (the FID reference).
-        batch_size: R-precision batch (32 in HumanML3D); each repeat shuffles the N pairs and keeps
-            the N // batch_size full batches (drop last).
-        repeats: independent shuffles; each metric is reported as :class:`MetricCI` over them.
-        diversity_pairs: random pairs of the kept motions per repeat for Diversity.
+        real_motion_emb: (N, E) embeddings of the ground-truth motions of the same N captions, row for row.
+        batch_size: R-precision batch (32 in HumanML3D).
+        repeats: independent shuffles; each metric is reported as :class:`MetricCI` over them (20 in the protocol).
+        diversity_pairs: pairs per repeat for Diversity (300 in the protocol); at most the kept rows.
         mm_emb: optional (C, R, E) embeddings of R generations per caption for MultiModality.
-        mm_pairs: pairs per caption for MultiModality.
+        mm_pairs: pairs for MultiModality (10 in the protocol); at most R.
         seed: repeat r draws from ``numpy.random.default_rng([seed, r])``.
 
     Returns ``{"R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity"[, "MultiModality"]}``.
     """
     t, m = _pair(text_emb, motion_emb)
     real = _array(real_motion_emb, "real_motion_emb", ndim=2)
-    if real.shape[1] != t.shape[1]:
-        raise ValueError(f"real_motion_emb {real.shape} must have the embedding size of motion_emb {m.shape}")
+    if real.shape != m.shape:
+        raise ValueError(
+            f"real_motion_emb {real.shape} must have the shape of motion_emb {m.shape}: the ground truth of the "
+            "same captions, row for row (FID compares the same kept rows on both sides)"
+        )
     if not isinstance(batch_size, int) or batch_size < 3:
         raise ValueError(f"batch_size must be an integer >= 3 (R@3 needs 3 candidates), got {batch_size!r}")
     n = t.shape[0]
@@ -285,27 +304,38 @@ def t2m_metrics(
         )
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    n_batches = n // batch_size
+    kept = n_batches * batch_size
+    if not isinstance(diversity_pairs, int | np.integer) or not 1 <= diversity_pairs <= kept:
+        raise ValueError(
+            f"diversity_pairs must be an integer in 1..{kept} (the rows kept in full batches of {batch_size}), "
+            f"got {diversity_pairs!r}"
+        )
     mm = None
     if mm_emb is not None:
         mm = _array(mm_emb, "mm_emb", ndim=3)
         if mm.shape[2] != t.shape[1]:
             raise ValueError(f"mm_emb {mm.shape} must have the embedding size of motion_emb {m.shape}")
+        if mm.shape[1] < 2 or not 1 <= mm_pairs <= mm.shape[1]:
+            raise ValueError(
+                f"mm_pairs must be in 1..{mm.shape[1]} (the generations per caption in mm_emb {mm.shape}), "
+                f"got {mm_pairs!r}"
+            )
     rows: dict[str, list[float]] = {k: [] for k in ("R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity")}
     if mm is not None:
         rows["MultiModality"] = []
-    n_batches = n // batch_size
     for r in range(repeats):
         rng = np.random.default_rng([seed, r])
-        keep = rng.permutation(n)[: n_batches * batch_size].reshape(n_batches, batch_size)
+        keep = rng.permutation(n)[:kept].reshape(n_batches, batch_size)
         rp = np.mean([r_precision(t[b], m[b], top_k=3) for b in keep], axis=0)  # (3,)
         for k in range(3):
             rows[f"R@{k + 1}"].append(float(rp[k]))
         used = keep.reshape(-1)
         rows["MM-Dist"].append(mm_dist(t[used], m[used]))
-        rows["FID"].append(fid(real, m[used]))
-        rows["Diversity"].append(diversity(m[used], diversity_pairs, rng))
+        rows["FID"].append(fid(real[used], m[used]))
+        rows["Diversity"].append(diversity(m[used], int(diversity_pairs), rng))
         if mm is not None:
-            rows["MultiModality"].append(multimodality(mm, mm_pairs, rng))
+            rows["MultiModality"].append(multimodality(mm, int(mm_pairs), rng))
     return {k: mean_ci(v) for k, v in rows.items()}
 
 
