@@ -26,6 +26,7 @@ from motionbook_lib.tokenizer import (
     codebook_usage,
     evaluate_tokenizer,
     part_layout,
+    part_sensitivity,
     train_tokenizer,
 )
 from motionbook_lib.tokenizer.train import lr_factor
@@ -78,6 +79,28 @@ def test_part_layout_covers_every_channel_once() -> None:
         assert real == parts[name]
     flat = gather.flatten()
     assert torch.equal(flat[scatter], torch.arange(135))  # scatter inverts gather
+
+
+def test_part_kernel_decides_whether_body_parts_mix() -> None:
+    """Default 3-part-wide 2D kernels: every part's latent responds to every part's input, neighbours strongly.
+    part_kernel=1: each part's latent responds to its own channels only."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 135)  # (B, T, 135) normalized
+    mixed = MotionTokenizer(tiny_config("lfq2d", width=32, depth=1)).eval()
+    s = part_sensitivity(mixed, x)  # (P, P): [input part, latent part]
+    own = s.diag()
+    assert (own > 0).all()
+    assert (s > 0).all()  # the receptive field over parts spans all six
+    for q in range(5):  # neighbours in part order move each other by a sizeable share of their own response
+        assert s[q, q + 1] > 0.1 * own[q + 1] and s[q + 1, q] > 0.1 * own[q]
+    apart = MotionTokenizer(tiny_config("lfq2d", width=32, depth=1, part_kernel=1)).eval()
+    s1 = part_sensitivity(apart, x)
+    off = s1 - torch.diag(s1.diag())
+    assert (s1.diag() > 0).all() and off.abs().max() < 1e-6 * s1.diag().min()
+    with pytest.raises(ValueError, match="part_kernel must be an odd positive integer"):
+        TokenizerConfig(part_kernel=2)
+    with pytest.raises(ValueError, match="needs an lfq2d tokenizer"):
+        part_sensitivity(MotionTokenizer(tiny_config("vq")), x)
 
 
 @pytest.mark.parametrize("quantizer", QUANTIZERS)

@@ -20,6 +20,7 @@ from motionbook_lib.tokenizer.modeling_tokenizer import (
     QuantizerOutput,
     TokenizerOutput,
     part_layout,
+    part_sensitivity,
 )
 from motionbook_lib.tokenizer.train import (
     EpochBatchSampler,
@@ -46,6 +47,7 @@ __all__ = [
     "latest_checkpoint",
     "mpjpe_mm",
     "part_layout",
+    "part_sensitivity",
     "tokenizer_losses",
     "train_tokenizer",
 ]

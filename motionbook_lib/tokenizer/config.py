@@ -49,6 +49,7 @@ class TokenizerConfig:
     alpha: int = 4  # temporal downsampling, a power of 2 (one token step per alpha frames)
     width: int = 256  # conv channels of encoder and decoder
     depth: int = 3  # residual blocks per resolution (dilations 1, 3, 9, ...)
+    part_kernel: int = 3  # lfq2d: parts each 2D kernel spans (3: neighbouring parts mix; 1: parts kept apart)
     feature_dim: int = 135  # SMPL-D135
     # VQ / RVQ
     code_dim: int = 256  # size of a VQ code vector (LFQ: the code is codebook_bits signs)
@@ -82,6 +83,8 @@ class TokenizerConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.part_kernel, int) or self.part_kernel < 1 or self.part_kernel % 2 == 0:
+            raise ValueError(f"part_kernel must be an odd positive integer (1, 3, 5), got {self.part_kernel!r}")
         if not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
 

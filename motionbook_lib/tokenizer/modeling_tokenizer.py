@@ -19,9 +19,13 @@ body part (:data:`PART_NAMES`, :func:`part_layout`): each part's channels are ga
 zero-padded to a common width W = 30 (root 9, torso 30, each arm 24, each leg 24), and a per-part
 linear map (a (1 x W) "patch" kernel with its own weights for each part) turns the image into a
 feature map (B, C, T, P). From there 2D convolutions run over (time, part): kernels are 3 steps in
-time and 3 parts wide, strided convs halve time only, so the part axis keeps its 6 positions all the
-way down. The decoder mirrors this and a per-part linear map scatters each part's W outputs back to
-its channels (the padding outputs are dropped).
+time and ``part_kernel`` parts wide (3 by default, a 2D conv over time and joints as in the paper),
+strided convs halve time only, so the part axis keeps its 6 positions all the way down. With 3-wide
+kernels the parts **mix**: each layer lets a part's latent see its neighbours in the order root, torso,
+left arm, right arm, left leg, right leg, and after a few layers every part's latent depends on every
+part's input (:func:`part_sensitivity` measures it). ``part_kernel=1`` keeps the parts apart: each
+part's latent then depends on its own channels only. The decoder mirrors this and a per-part linear
+map scatters each part's W outputs back to its channels (the padding outputs are dropped).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ __all__ = [
     "QuantizerOutput",
     "TokenizerOutput",
     "part_layout",
+    "part_sensitivity",
 ]
 
 PART_NAMES: tuple[str, ...] = tuple(BODY_PARTS)  # root, torso, left_arm, right_arm, left_leg, right_leg
@@ -130,31 +135,37 @@ class PartUnembed(nn.Module):
 # conv building blocks, 1D (time) or 2D (time x part)
 
 
-def conv(two_d: bool, c_in: int, c_out: int, k: int = 3, stride: int = 1, dilation: int = 1) -> nn.Module:
-    """Conv over time with kernel k (same length unless strided); 2D also mixes 3 neighbouring parts."""
+def conv(
+    two_d: bool, c_in: int, c_out: int, k: int = 3, stride: int = 1, dilation: int = 1, part_kernel: int = 3
+) -> nn.Module:
+    """Conv over time with kernel k (same length unless strided); 2D kernels with k > 1 also span
+    ``part_kernel`` neighbouring parts (1: parts kept apart)."""
     pad = dilation * (k - 1) // 2
     if not two_d:
         return nn.Conv1d(c_in, c_out, k, stride=stride, padding=pad, dilation=dilation)
-    kp = 3 if k > 1 else 1
+    kp = part_kernel if k > 1 else 1
     return nn.Conv2d(c_in, c_out, (k, kp), stride=(stride, 1), padding=(pad, kp // 2), dilation=(dilation, 1))
 
 
 class ResBlock(nn.Module):
     """x + conv1x1(relu(conv3_dilated(relu(x))))"""
 
-    def __init__(self, two_d: bool, dim: int, dilation: int) -> None:
+    def __init__(self, two_d: bool, dim: int, dilation: int, part_kernel: int = 3) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.ReLU(), conv(two_d, dim, dim, 3, dilation=dilation), nn.ReLU(), conv(two_d, dim, dim, 1)
+            nn.ReLU(),
+            conv(two_d, dim, dim, 3, dilation=dilation, part_kernel=part_kernel),
+            nn.ReLU(),
+            conv(two_d, dim, dim, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.net(x)
 
 
-def res_stack(two_d: bool, dim: int, depth: int) -> nn.Sequential:
+def res_stack(two_d: bool, dim: int, depth: int, part_kernel: int = 3) -> nn.Sequential:
     """``depth`` residual blocks with dilations 3**(depth-1), ..., 9, 3, 1 (T2M-GPT style)."""
-    return nn.Sequential(*[ResBlock(two_d, dim, 3**i) for i in reversed(range(depth))])
+    return nn.Sequential(*[ResBlock(two_d, dim, 3**i, part_kernel) for i in reversed(range(depth))])
 
 
 class Encoder(nn.Module):
@@ -162,13 +173,13 @@ class Encoder(nn.Module):
 
     def __init__(self, config: TokenizerConfig, latent_dim: int, two_d: bool) -> None:
         super().__init__()
-        c, levels = config.width, int(math.log2(config.alpha))
+        c, levels, kp = config.width, int(math.log2(config.alpha)), config.part_kernel
         self.two_d = two_d
         self.stem = PartEmbed(c, config.feature_dim) if two_d else nn.Conv1d(config.feature_dim, c, 3, padding=1)
         blocks: list[nn.Module] = [nn.ReLU()]
         for _ in range(levels):
-            blocks += [conv(two_d, c, c, 4, stride=2), res_stack(two_d, c, config.depth)]  # halve T
-        blocks += [conv(two_d, c, latent_dim, 3)]
+            blocks += [conv(two_d, c, c, 4, stride=2, part_kernel=kp), res_stack(two_d, c, config.depth, kp)]  # halve T
+        blocks += [conv(two_d, c, latent_dim, 3, part_kernel=kp)]
         self.body = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -181,13 +192,13 @@ class Decoder(nn.Module):
 
     def __init__(self, config: TokenizerConfig, latent_dim: int, two_d: bool) -> None:
         super().__init__()
-        c, levels = config.width, int(math.log2(config.alpha))
+        c, levels, kp = config.width, int(math.log2(config.alpha)), config.part_kernel
         self.two_d = two_d
-        blocks: list[nn.Module] = [conv(two_d, latent_dim, c, 3), nn.ReLU()]
+        blocks: list[nn.Module] = [conv(two_d, latent_dim, c, 3, part_kernel=kp), nn.ReLU()]
         for _ in range(levels):
             up = nn.Upsample(scale_factor=(2, 1) if two_d else 2, mode="nearest")  # double T
-            blocks += [res_stack(two_d, c, config.depth), up, conv(two_d, c, c, 3)]
-        blocks += [conv(two_d, c, c, 3), nn.ReLU()]
+            blocks += [res_stack(two_d, c, config.depth, kp), up, conv(two_d, c, c, 3, part_kernel=kp)]
+        blocks += [conv(two_d, c, c, 3, part_kernel=kp), nn.ReLU()]
         self.body = nn.Sequential(*blocks)
         self.head = PartUnembed(c, config.feature_dim) if two_d else nn.Conv1d(c, config.feature_dim, 3, padding=1)
 
@@ -519,3 +530,36 @@ class MotionTokenizer(nn.Module):
         expected = {k: v.shape for k, v in self.state_dict().items()}
         what = f"come from another tokenizer config ({self.config.quantizer}, {self.config.codebook_bits} bits)"
         self.load_state_dict(read_state(file, expected, what))
+
+
+# ----------------------------------------------------------------------------------------------
+# how much the body parts mix
+
+
+@torch.no_grad()
+def part_sensitivity(
+    tokenizer: MotionTokenizer, features: torch.Tensor, eps: float = 1e-2, seed: int = 0
+) -> torch.Tensor:
+    """(P, P) response of each part's 2D latent to a perturbation of each part's input (``lfq2d`` only).
+
+    ``features``: (B, T, 135) normalized, T a multiple of alpha. Entry ``[q, p]`` is the mean absolute
+    change of part p's pre-quantization latent per unit of a random perturbation (std ``eps``) of part q's
+    input channels: 0 where part p cannot see part q (``part_kernel=1`` off the diagonal), positive where
+    the kernels mix them. Rows and columns follow :data:`PART_NAMES`.
+    """
+    if tokenizer.config.quantizer != "lfq2d":
+        raise ValueError(f"part_sensitivity needs an lfq2d tokenizer, got {tokenizer.config.quantizer!r}")
+    x = torch.as_tensor(features, dtype=torch.float32, device=tokenizer.device)
+    if x.ndim != 3 or x.shape[-1] != tokenizer.config.feature_dim:
+        raise ValueError(f"features must be (B, T, {tokenizer.config.feature_dim}), got {tuple(x.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    base = tokenizer.encoder(x)  # (B, d, T', P)
+    parts = d135_part_channels()
+    out = torch.zeros(len(PART_NAMES), len(PART_NAMES))
+    for q, name in enumerate(PART_NAMES):
+        delta = torch.zeros_like(x)
+        ch = torch.tensor(parts[name])
+        delta[..., ch] = eps * torch.randn(*x.shape[:-1], len(ch), generator=gen).to(x)
+        moved = tokenizer.encoder(x + delta)  # (B, d, T', P)
+        out[q] = (moved - base).abs().mean(dim=(0, 1, 2)).cpu() / eps
+    return out
