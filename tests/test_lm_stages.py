@@ -1,0 +1,103 @@
+"""What each M0 stage trains on and what LoRA may change: stage 1 samples only the alignment templates,
+stage 2 only instruction templates, and LoRA leaves every base weight as it was except by a low-rank delta."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import motionbook_lib.lm.train as lm_train
+from motionbook_lib.data.store import MotionStore, build_store
+from motionbook_lib.data.synthetic import SyntheticConfig
+from motionbook_lib.lm import M0Config, M0TrainConfig, MotionVocab, train_m0
+from motionbook_lib.lm.templates import TASKS, TEMPLATES
+from motionbook_lib.lm.text_tokenizer import motion_token_ids
+from motionbook_lib.lm.train import MotionCorpus, make_example
+from motionbook_lib.tokenizer import MotionTokenizer, TokenizerConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def store_and_tokenizer(tmp_path_factory):
+    root = tmp_path_factory.mktemp("m0-stages")
+    store = MotionStore(build_store(root / "store", 24, source="synthetic", config=SyntheticConfig(seed=0),
+                                    workers=1, progress=False))  # fmt: skip
+    torch.manual_seed(0)
+    tok = MotionTokenizer(TokenizerConfig(quantizer="lfq2d", codebook_bits=4, width=16, depth=1), store.normalizer)
+    tok.save_pretrained(root / "tokenizer")
+    return store, root / "tokenizer"
+
+
+def _sampled_templates(store: MotionStore, stage: int, monkeypatch) -> list[str]:
+    """Template names that make_example picks for every training motion over 30 epochs."""
+    seen: list[str] = []
+    real = lm_train.build_example
+
+    def spy(template, *args, **kwargs):
+        seen.append(template.name)
+        return real(template, *args, **kwargs)
+
+    monkeypatch.setattr(lm_train, "build_example", spy)
+    rows = store.split("train")
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 8, size=len(rows))  # token steps per motion, some too short for continuation
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    corpus = MotionCorpus(rng.integers(0, 16, size=(int(offsets[-1]), 6)), offsets, rows)
+    vocab = MotionVocab(16, 6)
+    for epoch in range(30):
+        for i in range(len(corpus)):
+            make_example(corpus, store, vocab, i, stage, seed=0, epoch=epoch, seconds_per_step=0.2)
+    return seen
+
+
+def test_stage_one_samples_only_alignment_templates(store_and_tokenizer, monkeypatch):
+    store, _ = store_and_tokenizer
+    seen = _sampled_templates(store, 1, monkeypatch)
+    assert set(seen) == {t.name for t in TEMPLATES if t.stage == 1} == {"align_t2m", "align_m2t"}
+
+
+def test_stage_two_samples_only_instruction_templates_of_every_task(store_and_tokenizer, monkeypatch):
+    store, _ = store_and_tokenizer
+    seen = _sampled_templates(store, 2, monkeypatch)
+    by_name = {t.name: t for t in TEMPLATES}
+    assert {by_name[n].stage for n in seen} == {2}
+    assert {by_name[n].task for n in seen} == set(TASKS)
+    stage2 = [t.name for t in TEMPLATES if t.stage == 2]
+    assert len(stage2) == 52 and len(set(seen)) > 0.8 * len(stage2)  # the library is sampled broadly
+
+
+def _config(stage: int, **kw) -> M0TrainConfig:
+    base = dict(batch_size=4, lr=2e-3, max_frames=48, ckpt_every=0, log_every=1, text_vocab_size=400, cpu_threads=1,
+                model=M0Config(size="tiny", max_positions=1024))  # fmt: skip
+    return M0TrainConfig(stage=stage, **{**base, **kw})
+
+
+def test_lora_changes_base_weights_only_by_low_rank_deltas(store_and_tokenizer, tmp_path):
+    store, tok_dir = store_and_tokenizer
+    base = train_m0(_config(1), store, tok_dir, tmp_path / "stage1", steps=2, progress=False)
+    r = 4
+    lora = train_m0(_config(2, lora_r=r, lr=5e-3, init_from=str(base.model_dir)), store, tok_dir,
+                    tmp_path / "lora", steps=4, progress=False)  # fmt: skip
+    before = AutoModelForCausalLM.from_pretrained(base.model_dir, local_files_only=True).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(lora.model_dir, local_files_only=True).state_dict()
+    assert set(before) == set(after)
+    tok = AutoTokenizer.from_pretrained(lora.model_dir)
+    mot, end, ids = motion_token_ids(tok, MotionVocab(16, 6))
+    motion_rows = torch.tensor(sorted({mot, end, *ids}))
+    changed_targets = 0
+    for name, w0 in before.items():
+        w1 = after[name]
+        if name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):  # LoRA targets: low-rank updates
+            delta = (w1 - w0).double()
+            if delta.abs().max() > 0:
+                changed_targets += 1
+                assert torch.linalg.matrix_rank(delta, atol=1e-6 * float(w0.abs().max())) <= r, name
+        elif name.endswith(("wte.weight", "lm_head.weight")):  # only the motion-token rows train (head tied to wte)
+            rows_changed = torch.nonzero((w1 - w0).abs().amax(1) > 0).flatten()
+            assert len(rows_changed) > 0 and set(rows_changed.tolist()) <= set(motion_rows.tolist()), name
+        else:  # layer norms, biases, position embeddings: frozen
+            assert torch.equal(w0, w1), name
+    assert changed_targets > 0
