@@ -29,6 +29,7 @@ __all__ = [
     "STATE_FILE",
     "EpochBatchSampler",
     "append_metrics",
+    "drop_metrics",
     "latest_checkpoint",
     "lr_factor",
     "optimizer_from_files",
@@ -180,6 +181,24 @@ def truncate_metrics(path: Path, step: int) -> None:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         tmp.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def drop_metrics(path: Path, step: int, prefix: str) -> None:
+    """Drop the metric lines of ``step`` whose name starts with ``prefix`` (e.g. a finished run's final ``val/``
+    evaluation, which a rerun logs again), rewriting the file atomically."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    keep = []
+    for ln in lines:
+        try:
+            record = json.loads(ln)
+        except ValueError:
+            continue
+        if not (record.get("step") == step and str(record.get("name", "")).startswith(prefix)):
+            keep.append(ln)
+    if len(keep) != len(lines):
+        atomic.write_text(path, "".join(ln + "\n" for ln in keep))
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:

@@ -26,7 +26,7 @@ def store_and_tokenizer(tmp_path_factory):
 
 def _config(stage: int, **kw) -> M0TrainConfig:
     base = dict(batch_size=4, lr=2e-3, max_frames=48, ckpt_every=3, log_every=1, text_vocab_size=400, cpu_threads=1,
-                model=M0Config(size="tiny", max_positions=512))  # fmt: skip
+                model=M0Config(size="tiny", max_positions=1024))  # fmt: skip
     return M0TrainConfig(stage=stage, **{**base, **kw})
 
 
@@ -130,11 +130,12 @@ def test_starts_from_a_local_pretrained_folder(store_and_tokenizer, tmp_path):
 
     store, tok_dir = store_and_tokenizer
     text_tok = train_text_tokenizer(["a person walks forward", "someone jumps"] * 30, vocab_size=300)
-    base = build_m0(M0Config(size="tiny", max_positions=1024), text_tok)
+    # this byte-level tokenizer knows few caption words: the longest example takes over 1024 tokens
+    base = build_m0(M0Config(size="tiny", max_positions=2048), text_tok)
     base.save_pretrained(tmp_path / "base")
     text_tok.save_pretrained(tmp_path / "base")
     n_text = len(text_tok)
-    cfg = _config(2, max_length=1024, model=M0Config(size="pretrained", pretrained_path=str(tmp_path / "base")))
+    cfg = _config(2, max_length=2048, model=M0Config(size="pretrained", pretrained_path=str(tmp_path / "base")))
     result = train_m0(cfg, store, tok_dir, tmp_path / "run", steps=2, progress=False)
     pipe = M0Pipeline.from_pretrained(result.model_dir)
     assert len(pipe.tokenizer) == n_text + 2 + 16  # <mot>, </mot> and 2^4 motion codes

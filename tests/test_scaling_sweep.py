@@ -28,7 +28,7 @@ def store(tmp_path_factory) -> MotionStore:
 
 def _config(**kw) -> SweepConfig:
     base = dict(data_sizes=[8, 16], models=["tiny"], epochs=2, min_steps=2, tokenizer_steps=4, codebook_bits=4,
-                tokenizer_width=16, tokenizer_code_dim=8, batch_size=4, max_frames=48, max_positions=512,
+                tokenizer_width=16, tokenizer_code_dim=8, batch_size=4, max_frames=48, max_positions=1024,
                 text_vocab_size=400)  # fmt: skip
     return SweepConfig(**{**base, **kw})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from motionbook_lib.lm.modeling_m0 import generate_codes
 from motionbook_lib.lm.templates import get_template
 from motionbook_lib.lm.text_tokenizer import load_text_tokenizer
 from motionbook_lib.lm.vocab import MotionVocab
+from motionbook_lib.tokenizer.identity import IDENTITY_KEY, tokenizer_identity
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import read_json
 
@@ -32,7 +35,11 @@ class M0Pipeline:
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> M0Pipeline:
-        """Load the ``final/`` folder written by :func:`motionbook_lib.lm.train.train_m0`."""
+        """Load the ``final/`` folder written by :func:`motionbook_lib.lm.train.train_m0`.
+
+        The motion tokenizer in ``motion_tokenizer/`` must be the one the model was trained with: the
+        identity recorded in ``m0_pipeline.json`` is checked (a folder written before identities were
+        recorded loads unchecked)."""
         folder = Path(folder)
         if not (folder / PIPELINE_FILE).exists():
             raise FileNotFoundError(f"no M0 pipeline in {folder}: expected {PIPELINE_FILE} there")
@@ -41,6 +48,13 @@ class M0Pipeline:
         vocab = MotionVocab(info["codebook_size"], info["tokens_per_step"])
         if (mtok.config.codebook_size, mtok.config.tokens_per_step) != (vocab.codebook_size, vocab.tokens_per_step):
             raise ValueError(f"{folder / PIPELINE_FILE}: vocabulary does not match the motion tokenizer's config")
+        recorded = info.get(IDENTITY_KEY)
+        if recorded is not None and recorded != tokenizer_identity(mtok):
+            raise ValueError(
+                f"{folder / PIPELINE_FILE}: the model was trained on the codes of motion tokenizer {recorded}, but "
+                f"{folder / 'motion_tokenizer'} is motion tokenizer {tokenizer_identity(mtok)}; its motions would "
+                "decode wrongly. Put back the tokenizer the model was trained with"
+            )
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
         return cls(model, load_text_tokenizer(folder), mtok, vocab, float(info.get("fps", 20.0)))
 
@@ -58,9 +72,22 @@ class M0Pipeline:
     ) -> dict[str, object]:
         """A motion for ``text``: dict with ``codes`` (S, P), ``features`` (T, 135) and ``joints`` (T, 22, 3).
 
-        ``seconds`` fixes the length (rounded to whole token steps); otherwise the model chooses,
-        up to about 10 s.
+        ``text`` must be a non-empty description (None, a non-string or blank text is refused).
+        ``seconds`` fixes the length: a positive number, rounded to whole token steps (at least one);
+        otherwise (None) the model chooses, up to about 10 s. A wrong type is a TypeError, zero, a negative
+        or a non-finite number a ValueError, each naming the argument.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string describing the motion, got {type(text).__name__} {text!r}")
+        if not text.strip():
+            raise ValueError(f"text is empty ({text!r}): M0 generates a motion from a description, "
+                             "e.g. 'a person walks forward'")  # fmt: skip
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+                raise TypeError(f"seconds must be a number of seconds or None, got {type(seconds).__name__} "
+                                f"{seconds!r}")  # fmt: skip
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise ValueError(f"seconds must be a positive, finite number of seconds, got {seconds!r}")
         step_s = self.motion_tokenizer.config.alpha / self.fps
         if seconds is not None:
             n = max(1, round(seconds / step_s))

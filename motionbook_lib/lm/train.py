@@ -10,7 +10,8 @@ Two stages, as in the Being-M0 paper:
 Layout of a training folder::
 
     out_dir/
-      corpus/train.safetensors       motion codes of every training motion (tokenized once, reused)
+      corpus/train.safetensors       motion codes of every training motion (tokenized once, reused); its
+                                     metadata names the motion tokenizer that made them (its identity)
       text_tokenizer/                the BPE text tokenizer with the motion tokens
       metrics.jsonl                  loss, lr, grad norm, tokens/s (motionbook_lib.runs.log_metric records)
       checkpoints/step-XXXXXXXX/     model (safetensors), optimizer, RNG per process, trainer_state.json
@@ -19,6 +20,17 @@ Layout of a training folder::
 Checkpoints are written to a temp folder and renamed; a run started again with the same ``out_dir``
 resumes from the newest one on the same loss curve (the data order and template choices depend only
 on ``(seed, epoch, position)``). The loss covers the whole sequence unless ``target_only``.
+
+The motion tokenizer's identity (:func:`motionbook_lib.tokenizer.identity.tokenizer_identity`, a hash of
+its config, weights and normalizer) is recorded in the corpus cache, every checkpoint and ``final/``;
+a run started again with another tokenizer (or ``init_from`` a model of another one) is refused with
+an error naming both, since its codes would decode into wrong motions without any other error.
+
+``max_length`` (None by default: the model's context) is the longest example the run accepts. Before
+the first step the trainer computes the longest example its corpus can produce (:func:`longest_example`:
+the motions cropped to ``max_frames`` in every template with their longest captions and body-part
+lines); a ``max_length`` or a model context shorter than that is an error naming the settings, never
+a crash many steps later. ``max_length`` changes no example, so a run may be resumed with another one.
 
 ``train_subset=k`` trains on k motions of the train split only: the first k of a permutation drawn from
 ``subset_seed`` (independent of ``seed``), so the subsets of a data-scaling sweep are nested.
@@ -29,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -42,9 +55,10 @@ from safetensors.torch import load_file, save_file
 from motionbook_lib.data.store import MotionStore
 from motionbook_lib.lm.dataset import collate_examples, encode_example
 from motionbook_lib.lm.modeling_m0 import M0Config, build_m0
-from motionbook_lib.lm.templates import build_example, templates_for
+from motionbook_lib.lm.templates import _lc, build_example, templates_for
 from motionbook_lib.lm.text_tokenizer import add_motion_tokens, load_text_tokenizer, train_text_tokenizer
 from motionbook_lib.lm.vocab import MotionVocab
+from motionbook_lib.tokenizer.identity import IDENTITY_KEY, tokenizer_identity
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import (
     STATE_FILE,
@@ -62,6 +76,9 @@ from motionbook_lib.training import (
 
 FINAL_DIR = "final"
 PIPELINE_FILE = "m0_pipeline.json"
+CORPUS_FORMAT = "motionbook.m0-corpus"
+#: Settings a run may change when it resumes: they change no example and no step.
+RESUMABLE_FIELDS: tuple[str, ...] = ("max_length",)
 
 
 @dataclass
@@ -77,7 +94,7 @@ class M0TrainConfig:
     warmup_ratio: float = 0.05
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
-    max_length: int = 512
+    max_length: int | None = None  # longest example accepted; None: the model's context (checked at start)
     max_frames: int = 196
     target_only: bool = False
     seed: int = 0
@@ -109,6 +126,8 @@ class M0TrainConfig:
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
         if self.train_subset is not None and (isinstance(self.train_subset, bool) or int(self.train_subset) < 1):
             raise ValueError(f"train_subset must be a positive number of motions or None, got {self.train_subset!r}")
+        if self.max_length is not None and (isinstance(self.max_length, bool) or int(self.max_length) < 1):
+            raise ValueError(f"max_length must be a positive number of tokens or None, got {self.max_length!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -131,13 +150,53 @@ class MotionCorpus:
         return self.codes[self.offsets[i] : self.offsets[i + 1]]
 
 
+def _cached_corpus(cache: Path, expected: dict[str, str]) -> MotionCorpus | None:
+    """The corpus in ``cache`` if it was made with ``expected`` settings; None for a cache of an older version
+    (it records no tokenizer, so it is made again); a ValueError naming the file and both values otherwise."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(cache), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as err:  # a truncated or foreign file: a cache, so made again
+        print(f"[m0] {cache}: unreadable corpus cache ({err}); tokenizing again", file=sys.stderr)
+        return None
+    if IDENTITY_KEY not in meta:
+        print(f"[m0] {cache}: corpus cache records no motion tokenizer; tokenizing again", file=sys.stderr)
+        return None
+    if meta[IDENTITY_KEY] != expected[IDENTITY_KEY]:
+        raise ValueError(
+            f"{cache}: holds the codes of motion tokenizer {meta[IDENTITY_KEY]}, but this run's motion tokenizer is "
+            f"{expected[IDENTITY_KEY]}; its codes would decode into wrong motions. Use the same tokenizer, or another "
+            "out_dir for the new one"
+        )
+    for key in ("split", "max_frames"):
+        if meta.get(key) != expected[key]:
+            raise ValueError(f"{cache}: field {key!r} is {meta.get(key)!r}, this run has {expected[key]!r}; "
+                             "use another out_dir or the same settings")  # fmt: skip
+    t = load_file(str(cache))
+    return MotionCorpus(t["codes"].numpy(), t["offsets"].numpy(), t["index"].numpy())
+
+
 def tokenize_corpus(
-    store: MotionStore, motion_tokenizer: MotionTokenizer, split: str, max_frames: int, cache: Path | None = None
+    store: MotionStore,
+    motion_tokenizer: MotionTokenizer,
+    split: str,
+    max_frames: int,
+    cache: Path | None = None,
+    identity: str | None = None,
 ) -> MotionCorpus:
-    """Encode every motion of ``split`` (cropped to ``max_frames``, whole token steps) once; cached as safetensors."""
+    """Encode every motion of ``split`` (cropped to ``max_frames``, whole token steps) once; cached as safetensors.
+
+    The cache records the tokenizer's identity (``identity``, computed when not given), the split and
+    ``max_frames``; a cache made with other ones is a ValueError naming the file and both values.
+    """
+    expected = {"format": CORPUS_FORMAT, "split": split, "max_frames": str(int(max_frames)),
+                IDENTITY_KEY: identity or tokenizer_identity(motion_tokenizer)}  # fmt: skip
     if cache is not None and cache.exists():
-        t = load_file(str(cache))
-        return MotionCorpus(t["codes"].numpy(), t["offsets"].numpy(), t["index"].numpy())
+        cached = _cached_corpus(cache, expected)
+        if cached is not None:
+            return cached
     alpha = motion_tokenizer.config.alpha
     rows = store.split(split)
     chunks, offsets, index = [], [0], []
@@ -159,7 +218,7 @@ def tokenize_corpus(
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f".{cache.name}.tmp")
         save_file({"codes": torch.from_numpy(corpus.codes), "offsets": torch.from_numpy(corpus.offsets),
-                   "index": torch.from_numpy(corpus.index)}, str(tmp))  # fmt: skip
+                   "index": torch.from_numpy(corpus.index)}, str(tmp), metadata=expected)  # fmt: skip
         os.replace(tmp, cache)
     return corpus
 
@@ -194,6 +253,64 @@ def make_example(
     template = candidates[int(rng.integers(len(candidates)))]
     caption = captions[int(rng.integers(len(captions)))]
     return build_example(template, codes, vocab, caption, parts, len(codes) * seconds_per_step, rng)
+
+
+def longest_example(
+    corpus: MotionCorpus,
+    store: MotionStore,
+    vocab: MotionVocab,
+    tok: Any,
+    stage: int,
+    seconds_per_step: float,
+    margin: int = 8,
+    max_candidates: int = 64,
+) -> tuple[int, str]:
+    """(tokens, description) of the longest example :func:`make_example` can build from ``corpus``.
+
+    Every motion token is one token, and text adds up almost exactly (BPE never merges across the spaces
+    around a placeholder), so for each template the motions whose motion, caption and longest body-part
+    lines add up to within ``margin`` tokens of the longest are rendered exactly, with each of their
+    captions and the longest paraphrase of each body part.
+    """
+    sizes = lambda texts: [len(ids) for ids in tok(list(texts), add_special_tokens=False).input_ids]  # noqa: E731
+    steps = np.diff(corpus.offsets).astype(np.int64)  # (N,)
+    captions = [store.captions(int(row)) or [""] for row in corpus.index]
+    parts = [{p: lines for p, lines in store.part_captions(int(row)).items() if lines} for row in corpus.index]
+    unique = sorted({c for cs in captions for c in cs})
+    caption_size = dict(zip(unique, (max(a, b) for a, b in zip(sizes(unique), sizes(map(_lc, unique)), strict=True)),
+                            strict=True))  # fmt: skip
+    lines = sorted({line for ps in parts for options in ps.values() for line in options})
+    line_size = dict(zip(lines, sizes(lines), strict=True))
+    longest_parts = [{p: [max(options, key=lambda t: (line_size[t], t))] for p, options in ps.items()} for ps in parts]
+    caption_score = np.array([max(caption_size[c] for c in cs) for cs in captions])
+    parts_score = np.array([sum(line_size[v[0]] for v in ps.values()) for ps in longest_parts])
+    best, what = 0, ""
+    for template in templates_for(stage=stage):
+        ok = np.ones(len(corpus), bool)
+        if template.task in ("continuation", "inbetween"):
+            ok &= steps >= 3
+        if template.task == "part_t2m":
+            ok &= np.array([bool(ps) for ps in parts])
+        if not ok.any():
+            continue
+        score = steps * vocab.tokens_per_step
+        if template.fields & {"caption", "caption_lc"}:
+            score = score + caption_score
+        if "parts" in template.fields:
+            score = score + parts_score
+        score = np.where(ok, score, -1)
+        near = np.flatnonzero(score >= score.max() - margin)
+        for i in near[np.argsort(-score[near], kind="stable")][:max_candidates]:
+            codes = np.zeros((int(steps[i]), vocab.tokens_per_step), np.int64)
+            for caption in captions[i]:
+                prompt, answer = build_example(template, codes, vocab, caption, longest_parts[i],
+                                               int(steps[i]) * seconds_per_step, np.random.default_rng(0))  # fmt: skip
+                n = len(encode_example(tok, prompt, answer, max_length=sys.maxsize)["input_ids"])
+                if n > best:
+                    best = n
+                    what = (f"motion {store.ids[int(corpus.index[i])]!r} ({int(steps[i])} token steps) in template "
+                            f"{template.name!r}")  # fmt: skip
+    return best, what
 
 
 def _text_tokenizer(cfg: M0TrainConfig, store: MotionStore, vocab: MotionVocab, out: Path):
@@ -241,6 +358,34 @@ def _with_lora(model, config: M0TrainConfig, tok, vocab: MotionVocab, adapter: P
     return get_peft_model(model, lora)
 
 
+def _check_checkpoint_tokenizer(state_file: Path, recorded: str | None, identity: str) -> None:
+    """A checkpoint resumes only with the motion tokenizer whose codes it was trained on."""
+    if recorded is None:
+        raise ValueError(
+            f"{state_file}: this checkpoint does not record its motion tokenizer (it predates tokenizer identities), "
+            f"so resuming it with motion tokenizer {identity} cannot be checked; use another out_dir"
+        )
+    if recorded != identity:
+        raise ValueError(
+            f"{state_file}: the run was trained on the codes of motion tokenizer {recorded}, but this call passes "
+            f"motion tokenizer {identity}; its codes would decode into wrong motions. Use the same tokenizer, or "
+            "another out_dir for the new one"
+        )
+
+
+def _check_init_from(folder: Path, identity: str) -> None:
+    """``init_from`` a pipeline folder of another motion tokenizer is refused (its motion tokens mean other codes)."""
+    info_file = folder / PIPELINE_FILE
+    if not info_file.is_file():
+        return  # a plain language model folder: nothing recorded to check
+    recorded = read_json(info_file).get(IDENTITY_KEY)
+    if recorded is not None and recorded != identity:
+        raise ValueError(
+            f"{info_file}: init_from was trained on the codes of motion tokenizer {recorded}, but this run's motion "
+            f"tokenizer is {identity}; train both stages with the same tokenizer"
+        )
+
+
 @dataclass
 class M0TrainResult:
     out_dir: Path
@@ -273,7 +418,10 @@ def train_m0(
     mtok = motion_tokenizer if isinstance(motion_tokenizer, MotionTokenizer) else MotionTokenizer.from_pretrained(
         motion_tokenizer)  # fmt: skip
     mtok.eval()
+    identity = tokenizer_identity(mtok)
     out = Path(out_dir)
+    if config.init_from:
+        _check_init_from(Path(config.init_from), identity)
     if config.cpu_threads:
         torch.set_num_threads(config.cpu_threads)
     # cpu=True without CUDA: accelerate then runs several processes (torchrun / accelerate launch) as DDP over gloo
@@ -286,21 +434,29 @@ def train_m0(
     vocab = MotionVocab(mtok.config.codebook_size, mtok.config.tokens_per_step)
     fps = float(store.info.get("fps") or 20.0)
 
+    corpus_file = out / "corpus" / "train.safetensors"
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        tokenize_corpus(store, mtok, "train", config.max_frames, out / "corpus" / "train.safetensors")
+        tokenize_corpus(store, mtok, "train", config.max_frames, corpus_file, identity)
         _text_tokenizer(config, store, vocab, out)
     accelerator.wait_for_everyone()
-    corpus = tokenize_corpus(store, mtok, "train", config.max_frames, out / "corpus" / "train.safetensors")
+    corpus = tokenize_corpus(store, mtok, "train", config.max_frames, corpus_file, identity)
     fingerprint = config.to_dict()
     if config.train_subset is None:  # runs without a subset keep the fingerprint they had before the option
         del fingerprint["train_subset"], fingerprint["subset_seed"]
     else:
         corpus = subset_corpus(corpus, int(config.train_subset), config.subset_seed)
     tok = load_text_tokenizer(out / "text_tokenizer")
+    seconds_per_step = mtok.config.alpha / fps
+    need, longest = longest_example(corpus, store, vocab, tok, config.stage, seconds_per_step)
+    if config.max_length is not None and need > config.max_length:
+        raise ValueError(
+            f"max_length={config.max_length} is too short for max_frames={config.max_frames}: {longest} makes an "
+            f"example of {need} tokens; set max_length >= {need} (or None: the model's context) or lower max_frames"
+        )
 
     expected = {"train_config": fingerprint, "steps": steps, "num_processes": world,
-                "store": str(store.path), "motions": len(corpus)}  # fmt: skip
+                "store": str(store.path), "motions": len(corpus), IDENTITY_KEY: identity}  # fmt: skip
     sampler = EpochBatchSampler(len(corpus), config.batch_size, world, rank, seed=config.seed)
     if sampler.batches_per_epoch < config.grad_accum:
         raise ValueError(
@@ -312,9 +468,14 @@ def train_m0(
     torch.manual_seed(config.seed)
     if ckpt is not None:
         state = read_json(ckpt / STATE_FILE)
+        _check_checkpoint_tokenizer(ckpt / STATE_FILE, state.get(IDENTITY_KEY), identity)
         for key, want in expected.items():
-            if state.get(key) != want:
-                raise ValueError(f"{ckpt / STATE_FILE}: field {key!r} is {state.get(key)!r}, this run has {want!r}; "
+            have = state.get(key)
+            if key == "train_config" and isinstance(have, dict):
+                have = {k: v for k, v in have.items() if k not in RESUMABLE_FIELDS}
+                want = {k: v for k, v in want.items() if k not in RESUMABLE_FIELDS}
+            if have != want:
+                raise ValueError(f"{ckpt / STATE_FILE}: field {key!r} is {have!r}, this run has {want!r}; "
                                  "use another out_dir or the same settings")  # fmt: skip
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         resumed_from: int | None = step
@@ -326,6 +487,13 @@ def train_m0(
         model = AutoModelForCausalLM.from_pretrained(Path(config.init_from), local_files_only=True)
     else:
         model = build_m0(config.model, tok, seed=config.seed)
+    context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    if context is not None and need > context:
+        raise ValueError(
+            f"max_frames={config.max_frames}: {longest} makes an example of {need} tokens, more than the model's "
+            f"context of {context} positions; lower max_frames or raise model.max_positions"
+        )
+    max_length = config.max_length or context or need
     if config.lora_r:
         model = _with_lora(model, config, tok, vocab, ckpt / "model" if ckpt is not None else None)
     optimizer = torch.optim.AdamW(
@@ -358,7 +526,6 @@ def train_m0(
 
     losses: dict[int, float] = {}
     n_tokens, t0 = 0, time.perf_counter()
-    seconds_per_step = mtok.config.alpha / fps
     bar = tqdm(total=steps, initial=step, disable=not (progress and main), desc=f"M0 stage {config.stage}")
     while step < steps:
         sampler.set_position(epoch, batch_in_epoch)
@@ -371,7 +538,7 @@ def train_m0(
                 examples = [
                     encode_example(tok, *make_example(corpus, store, vocab, i, config.stage, config.seed, epoch,
                                                       seconds_per_step),
-                                   target_only=config.target_only, max_length=config.max_length)
+                                   target_only=config.target_only, max_length=max_length)
                     for i in idx
                 ]  # fmt: skip
                 batch = {k: v.to(accelerator.device) for k, v in collate_examples(examples, tok.pad_token_id).items()}
@@ -416,7 +583,8 @@ def train_m0(
         tok.save_pretrained(tmp)
         mtok.save_pretrained(tmp / "motion_tokenizer")
         write_json(tmp / PIPELINE_FILE, {"codebook_size": vocab.codebook_size, "tokens_per_step": vocab.tokens_per_step,
-                                         "fps": fps, "stage": config.stage, "step": step})  # fmt: skip
+                                         "fps": fps, "stage": config.stage, "step": step,
+                                         IDENTITY_KEY: identity})  # fmt: skip
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
     accelerator.wait_for_everyone()

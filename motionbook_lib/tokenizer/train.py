@@ -47,6 +47,7 @@ from motionbook_lib.training import (
     STATE_FILE,
     EpochBatchSampler,
     append_metrics,
+    drop_metrics,
     latest_checkpoint,
     lr_factor,
     optimizer_from_files,
@@ -290,6 +291,8 @@ def train_tokenizer(
         for stale in (out / CKPT_DIR).glob(".step-*.tmp") if (out / CKPT_DIR).exists() else []:
             shutil.rmtree(stale, ignore_errors=True)
         truncate_metrics(out / "metrics.jsonl", step)
+        if step == steps:  # a finished run (or one killed after its last step): the final evaluation is logged again
+            drop_metrics(out / "metrics.jsonl", step, "val/")
         write_json(out / "train_config.json", {**expected, "store_path": str(store.path)})
     if use_tb:
         hparams = {
