@@ -6,6 +6,7 @@ Examples::
     python -m motionbook_lib.data build --source synthetic --n 1000000 --out data/p0 --part 0/4 --seed 0
     python -m motionbook_lib.data merge data/synthetic-1m data/p0 data/p1 data/p2 data/p3
     python -m motionbook_lib.data info data/synthetic-100k
+    python -m motionbook_lib.data info --verify data/synthetic-100k
     python -m motionbook_lib.data card data/synthetic-1k --out data_cards/synthetic.md
 
 Each subcommand is registered by an ``add_<name>_parser(subparsers)`` function listed in
@@ -125,18 +126,41 @@ def _print_info(info: dict) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    info = MotionStore(args.store, verify=False).info_summary()
+    store = MotionStore(args.store, verify=False)
+    info = store.info_summary()
+    problems = store.verify_all(progress=not args.json) if args.verify else []
+    if args.verify:
+        info["verified"] = {"motions": len(store), "problems": problems}
     if args.json:
         print(json.dumps(info, indent=2))
     else:
         _print_info(info)
-    return 0
+    for line in problems[:20]:
+        print(f"error: {line}", file=sys.stderr)
+    if len(problems) > 20:
+        print(f"error: ... and {len(problems) - 20} more", file=sys.stderr)
+    if args.verify and not args.json:
+        verdict = f"{len(problems)} problem(s)" if problems else "every checksum and the normalizer are sound"
+        print(f"verified   {len(store):,} motions: {verdict}")
+    return 1 if problems else 0
+
+
+INFO_HELP = (
+    "counts, splits and sizes of a store. Always checks store.json, the manifest (schema, row count, and that "
+    "its offsets and frame counts tile every shard) and each shard's header and size; not the checksums nor "
+    "the normalizer's contents: --verify does that"
+)
 
 
 def add_info_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="counts, splits and sizes of a store (validates it)")
+    p = sub.add_parser("info", help=INFO_HELP, description=INFO_HELP + ".")
     p.add_argument("store", help="store folder")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="also read every motion and check its checksum, and load the normalizer; exit 1 on any problem",
+    )
     p.set_defaults(func=_cmd_info)
 
 
@@ -231,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (OSError, ValueError) as err:  # a full disk while building names the file and what it held
         print(f"error: {err}", file=sys.stderr)
         return 1
 

@@ -31,6 +31,8 @@ under new numbers and streams the manifests; nothing is decoded.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -174,6 +176,29 @@ def _str_list(x: Any) -> list[str]:
     if isinstance(x, str):
         return [x]
     return [str(s) for s in x]
+
+
+@contextlib.contextmanager
+def _writing(path: Path, what: str, remove: bool = True) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` (e.g. a full disk) into one naming the file and what it holds;
+    the partly written ``path`` (a temp file) is removed unless ``remove=False`` (atomic writers clean up)."""
+    try:
+        yield
+    except OSError as err:
+        if remove:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        code = err.errno if err.errno is not None else errno.EIO
+        reason = err.strerror or str(err) or type(err).__name__
+        raise OSError(code, f"cannot write {what} to {path}: {reason}") from err
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -426,7 +451,8 @@ class StoreWriter:
                     f"cannot resume with {settings}. Use another folder or overwrite it."
                 )
         else:
-            write_json(path, settings, default=_jsonable)
+            with _writing(path, "the writer settings", remove=False):
+                write_json(path, settings, default=_jsonable)
 
     def _recover(self) -> None:
         """Adopt completed shards (contiguous parts with a valid shard), drop everything else."""
@@ -525,7 +551,7 @@ class StoreWriter:
         k = self.n_shards
         shard = self.path / SHARD_DIR / _shard_name(k)
         tmp = shard.with_name(shard.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with _writing(tmp, f"shard {k} ({len(self._rows)} motions, {self._buf_frames} frames)"), open(tmp, "wb") as f:
             header = {"descr": "<f4", "fortran_order": False, "shape": (self._buf_frames, D135_DIM)}
             np.lib.format.write_array_header_1_0(f, header)
             for feat in self._buf:
@@ -545,10 +571,11 @@ class StoreWriter:
         table = pa.Table.from_pylist(self._rows, schema=schema)
         part = self.path / PARTS_DIR / _part_name(k)
         ptmp = part.with_name(part.name + ".tmp")
-        pq.write_table(table, ptmp)
-        if self.fsync:
-            with open(ptmp, "rb+") as f:
-                os.fsync(f.fileno())
+        with _writing(ptmp, f"the manifest part of shard {k}"):
+            pq.write_table(table, ptmp)
+            if self.fsync:
+                with open(ptmp, "rb+") as f:
+                    os.fsync(f.fileno())
         os.replace(ptmp, part)
         if self.fsync:
             _fsync_dir(self.path / PARTS_DIR)
@@ -569,7 +596,8 @@ class StoreWriter:
         """Drop the buffered (uncommitted) motions; completed shards stay for a later resume."""
         self._buf, self._rows, self._buf_frames = [], [], 0
         self._new_shard_stats()
-        for tmp in [*(self.path / SHARD_DIR).glob("*.tmp"), *(self.path / PARTS_DIR).glob("*.tmp")]:
+        for tmp in [*(self.path / SHARD_DIR).glob("*.tmp"), *(self.path / PARTS_DIR).glob("*.tmp"),
+                    self.path / (MANIFEST_FILE + ".tmp")]:  # fmt: skip
             tmp.unlink(missing_ok=True)
         self._closed = True
 
@@ -581,11 +609,14 @@ class StoreWriter:
         parts_dir = self.path / PARTS_DIR
         manifest = self.path / MANIFEST_FILE
         tmp = manifest.with_name(manifest.name + ".tmp")
-        with pq.ParquetWriter(tmp, MANIFEST_SCHEMA) as pw:
-            for k in range(self.n_shards):
-                pw.write_table(pq.read_table(parts_dir / _part_name(k)).cast(MANIFEST_SCHEMA))
-        os.replace(tmp, manifest)
-        self._stats.save(self.path / NORMALIZER_FILE)
+        with _writing(tmp, f"the manifest ({self.n_motions} motions)"):
+            with pq.ParquetWriter(tmp, MANIFEST_SCHEMA) as pw:
+                for k in range(self.n_shards):
+                    pw.write_table(pq.read_table(parts_dir / _part_name(k)).cast(MANIFEST_SCHEMA))
+            digest = _file_sha256(tmp)
+            os.replace(tmp, manifest)
+        with _writing(self.path / NORMALIZER_FILE, "the normalizer", remove=False):
+            self._stats.save(self.path / NORMALIZER_FILE)
         split_rule = (
             HASH_SPLIT_RULE
             if self.n_explicit_splits == 0
@@ -599,7 +630,9 @@ class StoreWriter:
             "split_frames": dict(self.split_frames),
         }
         store_info = _store_info(counts, self.fps_values, self.shard_frames, self.source, split_rule, self.info)
-        write_json(self.path / STORE_JSON, store_info, default=_jsonable)
+        store_info["manifest_sha256"] = digest
+        with _writing(self.path / STORE_JSON, "the store description", remove=False):
+            write_json(self.path / STORE_JSON, store_info, default=_jsonable)
         _fsync_dir(self.path)
         shutil.rmtree(parts_dir, ignore_errors=True)
         self._closed = True
@@ -724,16 +757,66 @@ class MotionStore:
                 raise ValueError(f"{manifest}: motion {bad!r} has an unknown split")
             if n and (self._shard.min() < 0 or self._shard.max() >= self.n_shards):
                 raise ValueError(f"{manifest}: shard numbers outside 0..{self.n_shards - 1}")
-            need = np.zeros(self.n_shards, np.int64)
-            np.maximum.at(need, self._shard, self._offset + self.lengths)
-            for k in range(self.n_shards):
-                _check_shard_file(self.path / SHARD_DIR / _shard_name(k), int(need[k]))
+            frames = np.asarray([_check_shard_file(self.path / SHARD_DIR / _shard_name(k))
+                                 for k in range(self.n_shards)], dtype=np.int64)  # fmt: skip
+            self._check_layout(manifest, frames)
             if not (self.path / NORMALIZER_FILE).exists():
                 raise FileNotFoundError(f"missing normalizer file {self.path / NORMALIZER_FILE}")
         self._reset_process_state()
 
+    def _check_layout(self, manifest: Path, frames: np.ndarray) -> None:
+        """The manifest's motions must tile each shard: offsets from 0, each motion right after the one before, the
+        last ending where the shard's own header ends. Otherwise the manifest is at fault (the shard's header and
+        size agree, see ``_check_shard_file``): a ValueError naming the manifest, the motion and the shard."""
+        if not len(self):
+            return
+        order = np.lexsort((self._offset, self._shard))
+        shard, off, end = self._shard[order], self._offset[order], self._offset[order] + self.lengths[order]
+        first = np.ones(len(order), bool)
+        first[1:] = shard[1:] != shard[:-1]
+        last = np.ones(len(order), bool)
+        last[:-1] = first[1:]
+        prev_end = np.zeros(len(order), np.int64)
+        prev_end[1:] = end[:-1]
+        expected = np.where(first, 0, prev_end)
+
+        def fail(j: int, what: str) -> None:
+            k = int(shard[j])
+            raise ValueError(
+                f"{manifest}: disagrees with the header of {self.path / SHARD_DIR / _shard_name(k)} ({frames[k]} "
+                f"frames): motion {self._ids[order[j]]!r} (offset {off[j]}, n_frames {self.lengths[order[j]]}) "
+                f"{what}; the manifest was edited or belongs to another store"
+            )
+
+        bad = np.flatnonzero((self.lengths[order] < 1) | (off != expected))
+        if len(bad):
+            j = int(bad[0])
+            if self.lengths[order[j]] < 1:
+                fail(j, "has no frames")
+            where = "the shard starts at frame 0" if first[j] else f"the motion before it ends at frame {expected[j]}"
+            fail(j, f"starts at frame {off[j]}, but {where}")
+        bad = np.flatnonzero(last & (end != frames[shard]))
+        if len(bad):
+            j = int(bad[0])
+            fail(j, f"is the last motion of the shard and ends at frame {end[j]}, not at its end")
+        empty = np.setdiff1d(np.flatnonzero(frames > 0), shard)
+        if len(empty):
+            k = int(empty[0])
+            raise ValueError(f"{manifest}: lists no motion of {self.path / SHARD_DIR / _shard_name(k)} ({frames[k]} "
+                             "frames); the manifest was edited or belongs to another store")  # fmt: skip
+
+    def _manifest_edited(self) -> bool | None:
+        """Whether the manifest differs from the one the store was built with (None: the store records no hash)."""
+        recorded = self.info.get("manifest_sha256")
+        if not recorded:
+            return None
+        if self._manifest_digest is None:
+            self._manifest_digest = _file_sha256(self.path / MANIFEST_FILE)
+        return self._manifest_digest != recorded
+
     def _reset_process_state(self) -> None:
         self._pid = os.getpid()
+        self._manifest_digest: str | None = None
         self._maps: OrderedDict[int, np.ndarray] = OrderedDict()  # LRU: each map holds a file descriptor
         self._table: pa.Table | None = None
         self._chunk_starts: dict[str, list[int]] = {}
@@ -833,11 +916,40 @@ class MotionStore:
         feat = np.array(mm[off : off + t], dtype=np.float32, copy=True)  # (T, 135)
         if self.verify if verify is None else verify:
             if _checksum(feat).encode() != self._checksums[i]:
-                raise ValueError(
-                    f"{self.path / SHARD_DIR / _shard_name(k)}: checksum mismatch for motion {self._ids[i]!r} "
-                    f"(frames {off}..{off + t}); the shard is corrupt"
-                )
+                shard, manifest = self.path / SHARD_DIR / _shard_name(k), self.path / MANIFEST_FILE
+                edited = self._manifest_edited()
+                if edited:
+                    raise ValueError(
+                        f"{manifest}: the checksum of motion {self._ids[i]!r} disagrees with its frames "
+                        f"{off}..{off + t} in {shard}, and the manifest is not the one the store was built with "
+                        f"(its sha256 differs from the one in {self.path / STORE_JSON}): the manifest was edited"
+                    )
+                why = "the shard is corrupt (the manifest is as built)" if edited is False else (
+                    "the shard is corrupt, or the manifest's checksum was edited (this store records no manifest "
+                    "hash to tell which)")  # fmt: skip
+                raise ValueError(f"{shard}: checksum mismatch for motion {self._ids[i]!r} (frames {off}..{off + t}); "
+                                 f"{why}")  # fmt: skip
         return feat
+
+    def verify_all(self, progress: bool = False) -> list[str]:
+        """Problems found by reading every motion (checksums on) and loading the normalizer; [] when sound.
+
+        Opening a store checks only ``store.json``, the manifest's schema, row count and layout, and each shard's
+        header and size; this also catches flipped bytes in a shard and a truncated or unreadable normalizer.
+        """
+        from tqdm.auto import tqdm
+
+        problems = []
+        for i in tqdm(range(len(self)), desc="verify", unit="motion", disable=not progress):
+            try:
+                self.features(i, verify=True)
+            except (ValueError, OSError) as err:
+                problems.append(str(err))
+        try:
+            Normalizer.load(self.path / NORMALIZER_FILE)
+        except (ValueError, OSError) as err:
+            problems.append(str(err))
+        return problems
 
     def _column(self, name: str, i: int) -> Any:
         if self._pid != os.getpid():
@@ -1087,8 +1199,51 @@ def collate_motions(batch: list[dict[str, Any]]) -> dict[str, Any]:
 Generator = Callable[[int, Any], Motion]
 
 
-def _init_worker() -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Make this worker exit when the build process ``parent`` dies, even by SIGKILL, so no orphan keeps running
+    (and a resumed build never races one). A forked or spawned worker asks Linux for SIGKILL on its parent's death
+    (``PR_SET_PDEATHSIG``); every worker also runs a daemon thread that exits once ``parent`` is gone (re-parented,
+    or, under a forkserver whose child it is, no longer running)."""
+    import threading
+    import time
+
+    direct = os.getppid() == parent
+    if direct and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass  # the watcher thread below still ends the worker
+
+    def gone() -> bool:
+        if direct:
+            return os.getppid() != parent
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    if gone():  # the parent died before the lines above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_worker(parent: int | None = None) -> None:
     torch.set_num_threads(1)
+    if parent is not None:
+        _exit_with_parent(parent)
 
 
 def _generate_chunk(generator: Generator, config: Any, source: str, indices: list[int]) -> list[_Encoded]:
@@ -1211,7 +1366,7 @@ def _run_chunks(
     import multiprocessing as mp
 
     ctx = mp.get_context(mp_context) if mp_context else None
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
     pending: deque[Future] = deque()
     todo = iter(chunks)
     try:
@@ -1315,6 +1470,7 @@ def merge_stores(
             counts["frames"] += s.info["counts"]["frames"]
             fps_values.update(s.info.get("fps_values") or [])
             base += s.n_shards
+    digest = _file_sha256(tmp)
     os.replace(tmp, manifest)
     merge_normalizers(s.normalizer for s in stores).save(out / NORMALIZER_FILE)
     counts["shards"] = base
@@ -1326,6 +1482,7 @@ def merge_stores(
         stores[0].info.get("split_rule"),
         merged_build,
     )
+    info["manifest_sha256"] = digest
     write_json(out / STORE_JSON, info, default=_jsonable)
     _fsync_dir(out)
     return out
