@@ -14,3 +14,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say loudly what was skipped (a plain ``make test`` without Chromium skips the browser test; CI never does)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    terminalreporter.write_sep("!", f"{len(skipped)} TEST(S) SKIPPED: NOT EVERYTHING WAS TESTED", red=True, bold=True)
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        terminalreporter.write_line(f"SKIPPED {report.nodeid}: {reason}", red=True, bold=True)
+    terminalreporter.write_line("Run `bash .ci/run` (CI=true) to make a missing tool a failure instead.", red=True)

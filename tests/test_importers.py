@@ -303,7 +303,6 @@ def amass_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory) -> Path:
-    pytest.importorskip("smplx")
     return write_smplx_standin(tmp_path_factory.mktemp("models"))
 
 
@@ -344,7 +343,6 @@ def test_amass_import_resamples_turns_y_up_and_checks_fk(amass_dir, model_folder
 
 
 def test_amass_fk_check_detects_a_different_body(amass_dir, tmp_path):
-    pytest.importorskip("smplx")
     wrong = write_smplx_standin(tmp_path / "wrong", shift=0.01)
     one = tmp_path / "one"
     one.mkdir()

@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
+import yaml  # PyYAML: a pinned dev dependency
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!-]+$")
@@ -75,7 +75,6 @@ def test_environment_yml_matches_pyproject() -> None:
 
 
 def test_environment_yml_is_valid_yaml() -> None:
-    yaml = pytest.importorskip("yaml")  # PyYAML comes with jupyter/papermill; not a declared dependency
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
     assert pip_sections == [environment_yml()[2]]

@@ -122,7 +122,7 @@ def _synthetic_smpl_struct(betas_dirs: np.ndarray, rest: np.ndarray):
 
 
 def test_fk_agrees_with_smplx_for_same_pose_and_shape():
-    smplx = pytest.importorskip("smplx")
+    import smplx  # a declared dependency; imported here because it is slow to import
     cal = sk.load_calibration()
     model = smplx.SMPL(model_path="", data_struct=_synthetic_smpl_struct(cal.joint_dirs, cal.joint_rest), num_betas=10)
     rng = np.random.default_rng(3)

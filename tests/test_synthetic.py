@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -340,10 +339,3 @@ def test_shorter_clips_and_other_fps() -> None:
         m = generate_motion(i, cfg)
         assert m.fps == 30.0 and 2.0 <= m.duration <= 4.0
 
-
-def test_generation_is_fast() -> None:
-    t = time.perf_counter()
-    for i in range(1000, 1030):
-        generate_motion(i)
-    rate = 30 / (time.perf_counter() - t)
-    assert rate > 15  # about 90 motions/s on one free core; generous for a loaded CI machine
