@@ -59,6 +59,7 @@ __all__ = [
     "make_run_id",
     "notebook_hygiene",
     "parameter_names",
+    "parameter_types",
     "read_metrics",
     "save_figure",
 ]
@@ -323,7 +324,66 @@ def parameter_names(notebook: str | os.PathLike[str]) -> list[str]:
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` when there is not exactly one
     parameters cell or it does not parse.
     """
-    path = Path(notebook)
+    return _assigned_names(_parameters_tree(Path(notebook)))
+
+
+#: The JSON types a parameter may take, by the type of its default (an int is fine where a float is expected).
+_ACCEPTED_TYPES: dict[type, tuple[type, ...]] = {
+    bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list, tuple), tuple: (list, tuple),
+    dict: (dict,),
+}  # fmt: skip
+_ANNOTATIONS: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
+
+
+def parameter_types(notebook: str | os.PathLike[str]) -> dict[str, tuple[type, Any]]:
+    """``{name: (type, default)}`` of the parameters whose type the parameters cell shows: an annotation
+    (``n: int = 3``) or a literal default (``n = 3``). Parameters defaulting to ``None`` or to an expression
+    are left out (any value goes)."""
+    out: dict[str, tuple[type, Any]] = {}
+    for node in _parameters_tree(Path(notebook)).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            kind = _ANNOTATIONS.get(node.annotation.id) if isinstance(node.annotation, ast.Name) else None
+            default = _literal(node.value)
+            if kind is not None:
+                out[node.target.id] = (kind, default)
+            elif type(default) in _ACCEPTED_TYPES:
+                out[node.target.id] = (type(default), default)
+            continue
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            default = _literal(node.value)
+            if type(default) in _ACCEPTED_TYPES:
+                out[node.targets[0].id] = (type(default), default)
+            else:
+                out.pop(node.targets[0].id, None)
+    return out
+
+
+def _literal(node: ast.expr | None) -> Any:
+    try:
+        return ast.literal_eval(node) if node is not None else None
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _check_parameter_types(notebook: Path, parameters: dict[str, Any]) -> None:
+    """A ValueError naming the first parameter whose value has another type than the parameters cell shows."""
+    types = parameter_types(notebook)
+    for name, value in parameters.items():
+        if name not in types:
+            continue
+        kind, default = types[name]
+        accepted = _ACCEPTED_TYPES[kind]
+        if (isinstance(value, bool) and bool not in accepted) or not isinstance(value, accepted):
+            want = {float: "a number", int: "an integer", bool: "true or false", str: "a string",
+                    list: "a list", tuple: "a list", dict: "a JSON object"}[kind]  # fmt: skip
+            raise ValueError(
+                f"parameter {name!r} of {notebook} must be {want} (its default in the parameters cell is "
+                f"{default!r}), got {type(value).__name__} {value!r}"
+            )
+
+
+def _parameters_tree(path: Path) -> ast.Module:
+    """The parsed ``parameters`` cell of the notebook at ``path``."""
     if not path.is_file():
         raise FileNotFoundError(f"notebook not found: {path}")
     nb = _read_notebook(path)
@@ -334,10 +394,9 @@ def parameter_names(notebook: str | os.PathLike[str]) -> list[str]:
     if cell.cell_type != "code":
         raise ValueError(f"notebook {path}: the {PARAMETERS_TAG!r} cell must be a code cell")
     try:
-        tree = ast.parse(_code_source(cell.source))
+        return ast.parse(_code_source(cell.source))
     except SyntaxError as exc:
         raise ValueError(f"notebook {path}: cannot parse the parameters cell: {exc}") from exc
-    return _assigned_names(tree)
 
 
 def notebook_hygiene(path: str | os.PathLike[str]) -> list[str]:
@@ -438,6 +497,7 @@ def _validate_parameters(notebook: Path, parameters: dict[str, Any]) -> dict[str
         _canonical_json(clean)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"parameters for {notebook} must be JSON values: {exc}") from exc
+    _check_parameter_types(notebook, clean)
     return clean
 
 
@@ -536,6 +596,8 @@ def execute_notebook(
     """Execute ``notebook`` with papermill into ``runs_dir/<run_id>/`` and record it in ``runs.parquet``.
 
     ``parameters`` override the notebook's ``parameters`` cell; ``run_dir`` is always injected as well.
+    Before anything runs, each must have the type its default shows in that cell (see :func:`parameter_types`;
+    an int is fine for a float, a ``None`` default takes anything): otherwise a ``ValueError`` names it.
     Each cell may run at most ``cell_timeout`` seconds.  The kernel defaults to ``python3``, which
     jupyter_client starts with the running interpreter (``sys.executable``), i.e. the venv's Python.
     The notebook runs in a staging folder that then replaces ``runs_dir/<run_id>`` (previous contents
@@ -623,6 +685,13 @@ def _parse_value(text: str) -> Any:
     return value
 
 
+def _cli_parameters(notebook: Path, pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """``-p KEY VALUE`` pairs as parameters: VALUE as JSON when it parses, kept as text for a parameter whose default
+    is a string (so ``-p query 123`` is the text "123"). Types are checked by :func:`execute_notebook`."""
+    types = parameter_types(notebook) if notebook.is_file() else {}
+    return {key: value if types.get(key, (None,))[0] is str else _parse_value(value) for key, value in pairs}
+
+
 def _format_runs(df: pd.DataFrame) -> str:
     if df.empty:
         return "no runs recorded"
@@ -649,7 +718,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar=("KEY", "VALUE"),
-        help="parameter (VALUE parsed as JSON when possible, else a string); repeatable",
+        help="parameter (VALUE parsed as JSON when possible, else a string; checked against the type of the "
+        "parameter's default in the notebook's parameters cell before anything runs); repeatable",
     )
     common(ex)
 
@@ -670,8 +740,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     if args.command == "execute":
-        params = {key: _parse_value(value) for key, value in args.parameter}
         try:
+            params = _cli_parameters(args.notebook, args.parameter)
             record = execute_notebook(args.notebook, params, args.runs_dir, args.cell_timeout, args.kernel)
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
