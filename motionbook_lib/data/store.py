@@ -3,8 +3,9 @@
 Layout of a store folder::
 
     store/
-      store.json               format name + version, feature, dim, fps, counts, build info; written
-                               last and atomically: a folder without it is an unfinished build
+      store.json               format name + version, feature, dim, fps, counts, build info, the
+                               manifest's sha256; written last and atomically: a folder without it
+                               is an unfinished build
       manifest.parquet         one row per motion (see ``MANIFEST_COLUMNS``), row i = motion i, with
                                its shard, frame offset and CRC-32 of its float32 bytes
       shards/shard-00000.npy   float32 (frames, 135) SMPL-D135 features of consecutive motions;
@@ -17,7 +18,9 @@ in place (both through a temp file + ``os.replace``), so the part files are the 
 after a crash keeps every shard that has a part, discards the rest and continues from there. The
 per-shard train statistics live in each part's Parquet metadata, so the normalizer is rebuilt
 without reading the shards again. ``close()`` streams the parts into ``manifest.parquet``, writes
-the normalizer and finally ``store.json``, then removes ``manifest/``.
+the normalizer and finally ``store.json``, then removes ``manifest/``. A write that fails (a full
+disk) raises an OSError naming the file and what it held and leaves no temp file; the build then
+resumes from its completed shards. Build workers exit by themselves when the build process dies.
 
 Splits are a pure function of the motion id (blake2b, see :func:`split_for_id`): 85 / 5 / 10 %
 train / val / test, identical on every machine and for every way of building or merging a store.
@@ -686,7 +689,10 @@ class MotionStore:
     """Read a store folder: manifest, features through cached memory maps, normalizer.
 
     Opening validates ``store.json`` (format / version), the manifest (version, columns, row
-    count) and every shard's header and size, so a bad store fails at once with the file named.
+    count, and offsets and frame counts that tile every shard as its header says) and every shard's
+    header and size, so a bad store fails at once with the file named. Checksums are checked as
+    motions are read (:meth:`verify_all` reads them all); a mismatch names the manifest when it is not
+    the one the store was built with (``store.json`` records its sha256), else the shard.
     Memory maps are opened lazily, per process, and never pickled: a store (or a Dataset holding
     one) can be sent to DataLoader workers.
 
