@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from _record import record  # benchmarks/_record.py: results/benchmarks/<name>.json
 
 from motionbook_lib.features import (
     d135_to_joints,
@@ -71,6 +72,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=196, help="frames per clip (HumanML3D's longest is 196)")
     ap.add_argument("--seqs", type=int, default=64, help="number of clips")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (best is kept)")
+    ap.add_argument("--name", default="features", help="results file: results/benchmarks/<name>.json")
     args = ap.parse_args()
     K, T, rep = args.seqs, args.frames, args.repeats
     if K < 1 or T < 2 or rep < 1:
@@ -122,6 +124,24 @@ def main() -> None:
         f"{by['(c) rotations from D135'] / ik:.1f}x faster than running the 263 IK from joints; "
         f"reading the stored 263 6D block runs at {by['(c) rotations from 263 6D block'] / ik:.1f}x the IK "
         "(but gives swing-only IK rotations, not SMPL's)"
+    )
+    record(
+        args.name,
+        {
+            "clips": K,
+            "frames": T,
+            "repeats": rep,
+            "rows": [
+                {
+                    "measurement": name,
+                    "batched_fps": round(fb),
+                    "loop_fps": None if fl is None else round(fl),
+                    "ratio": None if fl is None else round(fb / fl, 2),
+                }
+                for name, fb, fl in rows
+            ],
+            "d135_rotations_vs_263_ik": round(by["(c) rotations from D135"] / ik, 2),
+        },
     )
 
 

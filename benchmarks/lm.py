@@ -1,12 +1,16 @@
-"""M0 throughput: training tokens/s and model FLOPs utilization (against a matmul peak measured in
-the same run), and generation tokens/s with and without the KV cache.
+"""M0 throughput: training tokens/s, the share of this machine's matmul rate that training achieves,
+and generation tokens/s with and without the KV cache.
 
-    python benchmarks/lm.py                       # tiny/small presets, a few seconds each, CPU
+    python benchmarks/lm.py --threads 2           # tiny/small presets, a few seconds each, CPU
     python benchmarks/lm.py --sizes small base --steps 20 --seq 512
 
-MFU counts 6 * parameters + 12 * layers * width * sequence FLOPs per trained token (forward and
-backward, attention included) and divides the achieved FLOP/s by the best float32 matmul FLOP/s of
-this machine, timed in the same process.
+FLOPs per trained token are counted as nanoGPT does: ``6 * N + 12 * layers * width * sequence``
+(forward and backward, attention included), where N counts the parameters that do matmuls: every
+parameter except the token- and position-embedding tables (a lookup costs no FLOPs), plus the LM
+head's matrix (tied to the token embedding in GPT-2, but a real matmul). The achieved FLOP/s is
+divided by the best float32 matmul rate of a 1024^3 product timed in the same process: an *achieved
+matmul rate*, not the hardware's peak, so the share reads "how close training runs to this machine's
+own best matmul", not MFU against a datasheet. Writes ``results/benchmarks/lm.json``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 
 import numpy as np
 import torch
+from _record import record  # benchmarks/_record.py: results/benchmarks/<name>.json
 
 from motionbook_lib.lm import M0Config, MotionVocab, add_motion_tokens, build_m0, generate_codes, train_text_tokenizer
 from motionbook_lib.lm.modeling_m0 import SIZE_PRESETS
@@ -31,6 +36,19 @@ def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
         a @ b
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best
+
+
+def matmul_parameters(model: torch.nn.Module) -> int:
+    """Parameters that take part in matmuls: all but the token/position embedding tables, plus the LM head."""
+    lookups = {id(model.get_input_embeddings().weight)}
+    for name, p in model.named_parameters():
+        if name.endswith(("wpe.weight", "position_embeddings.weight", "embed_positions.weight")):
+            lookups.add(id(p))
+    n = sum(p.numel() for p in model.parameters() if id(p) not in lookups)  # parameters() lists tied ones once
+    head = model.get_output_embeddings()
+    if head is not None and id(head.weight) in lookups:
+        n += head.weight.numel()  # tied head: its matmul still costs FLOPs
+    return n
 
 
 def train_throughput(model: torch.nn.Module, vocab_size: int, batch: int, seq: int, steps: int) -> float:
@@ -68,6 +86,7 @@ def main() -> None:
     parser.add_argument("--gen-steps", type=int, default=25, help="token steps of 6 codes to generate")
     parser.add_argument("--codebook-bits", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--name", default="lm", help="results file: results/benchmarks/<name>.json")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,22 +94,41 @@ def main() -> None:
     vocab = MotionVocab(2**args.codebook_bits, 6)
     tok = train_text_tokenizer(["a person walks forward and waves", "someone jumps twice"] * 50, vocab_size=300)
     add_motion_tokens(tok, vocab)
-    peak = matmul_peak()
-    threads = torch.get_num_threads()
-    print(f"matmul peak (float32, 1024^3, best of 10): {peak / 1e9:.1f} GFLOP/s; torch threads {threads}")
-    print(f"{'size':<12} {'params':>11} {'train tok/s':>12} {'MFU':>7} {'gen tok/s cache':>16} {'no cache':>9} "
-          f"{'ratio':>6}")  # fmt: skip
+    start_peak = matmul_peak(repeats=20)
+    rows = []
     for size in args.sizes:
         model = build_m0(M0Config(size=size, max_positions=max(1024, args.seq)), tok)
-        n_params = sum(p.numel() for p in model.parameters())
         _, layers, _, width = SIZE_PRESETS[size]
+        n_matmul = matmul_parameters(model)
         tps = train_throughput(model, len(tok), args.batch, args.seq, args.steps)
-        flops_per_token = 6 * n_params + 12 * layers * width * args.seq
-        mfu = tps * flops_per_token / peak
         cached = generation_throughput(model, tok, vocab, args.gen_steps, True)
         uncached = generation_throughput(model, tok, vocab, args.gen_steps, False)
-        print(f"{size:<12} {n_params:>11,} {tps:>12,.0f} {mfu:>7.1%} {cached:>16,.0f} {uncached:>9,.0f} "
-              f"{cached / uncached:>5.1f}x")  # fmt: skip
+        rows.append(
+            {
+                "size": size,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "matmul_parameters": n_matmul,
+                "flops_per_token": 6 * n_matmul + 12 * layers * width * args.seq,
+                "train_tokens_per_s": round(tps),
+                "gen_tokens_per_s_cache": round(cached),
+                "gen_tokens_per_s_no_cache": round(uncached),
+                "kv_cache_ratio": round(cached / uncached, 2),
+            }
+        )
+    # the machine's achieved matmul rate: the best of a measurement before and after the models (another
+    # process on the machine during one of them would otherwise lower the denominator)
+    peak = max(start_peak, matmul_peak(repeats=20))
+    print(f"achieved matmul rate (float32, 1024^3, best of 2 x 20): {peak / 1e9:.1f} GFLOP/s; "
+          f"torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(f"{'size':<12} {'params':>11} {'matmul params':>14} {'train tok/s':>12} {'of matmul rate':>15} "
+          f"{'gen tok/s cache':>16} {'no cache':>9} {'ratio':>6}")  # fmt: skip
+    for r in rows:
+        r["share_of_matmul_rate"] = round(r["train_tokens_per_s"] * r["flops_per_token"] / peak, 4)
+        print(f"{r['size']:<12} {r['parameters']:>11,} {r['matmul_parameters']:>14,} {r['train_tokens_per_s']:>12,} "
+              f"{r['share_of_matmul_rate']:>15.1%} {r['gen_tokens_per_s_cache']:>16,} "
+              f"{r['gen_tokens_per_s_no_cache']:>9,} {r['kv_cache_ratio']:>5.1f}x")  # fmt: skip
+    record(args.name, {"matmul_rate_gflops": round(peak / 1e9, 2), "batch": args.batch, "seq": args.seq,
+                       "gen_steps": args.gen_steps, "rows": rows})  # fmt: skip
 
 
 if __name__ == "__main__":

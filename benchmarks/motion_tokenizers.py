@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from _record import record  # benchmarks/_record.py: results/benchmarks/<name>.json
 
 from motionbook_lib.data.explore import open_or_build_store
 from motionbook_lib.data.store import MotionStore
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated row names or quantizers to run")
     ap.add_argument("--out", default="", help="keep the training folders here (default: a temp folder)")
     ap.add_argument("--json", default="", help="write the table as JSON records to this file")
+    ap.add_argument("--name", default="motion_tokenizers", help="results file: results/benchmarks/<name>.json")
     args = ap.parse_args(argv)
 
     if args.threads:
@@ -127,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     rows = []
+    mse_mean = None
     for name, cfg in configs(args).items():
         t0 = time.perf_counter()
         run = root / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         result = train_tokenizer(cfg, store, run, args.steps, train, progress=sys.stderr.isatty())
         model = MotionTokenizer.from_pretrained(result.model_dir, device="cuda" if torch.cuda.is_available() else "cpu")
         m = evaluate_tokenizer(model, store, args.split, window=args.window, batch_size=args.batch_size)
+        mse_mean = m["mse_mean"]
         rows.append(
             {
                 "tokenizer": name,
@@ -166,6 +170,21 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    numbers = {
+        "store": str(store.path),
+        "motions": len(store),
+        "split": args.split,
+        "split_motions": len(store.split(args.split)),
+        "steps": args.steps,
+        "batch": args.batch_size,
+        "window": args.window,
+        "bits_per_step": args.bits_per_step,
+        "mse_mean_predictor": mse_mean,
+        "rows": rows,
+    }
+    if "2D-LFQ" in by_name and "1D-VQ" in by_name:
+        numbers["mpjpe_ratio_2dlfq_vs_1dvq"] = round(by_name["2D-LFQ"]["MPJPE mm"] / by_name["1D-VQ"]["MPJPE mm"], 3)
+    record(args.name, numbers)
     if not args.out:
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -1,7 +1,7 @@
 """Motion store benchmark: build throughput + peak RSS, and random-access reads vs one .npy per motion.
 
     python benchmarks/store.py                       # 2k and 8k motions, < 3 min on 2 cores
-    python benchmarks/store.py --sizes 1000000 --keep data/bench-1m   # the 1M figure
+    python benchmarks/store.py --sizes 1000000 --source fake --fake-frames 8 16 --name store-1m   # the 1M figure
 
 Each build runs in a fresh subprocess so its peak RSS (``ru_maxrss``) is its own: ``rss_main`` is
 the process that writes the store, ``rss_worker`` the largest generator worker. The read test
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _record import record  # benchmarks/_record.py: results/benchmarks/<name>.json
 
 from motionbook_lib.data.store import DEFAULT_SHARD_FRAMES, MotionStore, build_store
 from motionbook_lib.motion import Motion
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         help="clip lengths of the fake generator (short clips test 1M-row scaling on a small disk)",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    p.add_argument("--name", default="store", help="results file: results/benchmarks/<name>.json")
     p.add_argument("--child", nargs=2, metavar=("N", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -233,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    record(args.name, results)
     return 0
 
 
