@@ -50,8 +50,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from motionbook_lib import atomic
 from motionbook_lib.data.store import MotionStore
 from motionbook_lib.lm.dataset import collate_examples, encode_example
 from motionbook_lib.lm.modeling_m0 import M0Config, build_m0
@@ -214,12 +215,10 @@ def tokenize_corpus(
     if not chunks:
         raise ValueError(f"split {split!r} of {store.path} has no motion long enough to tokenize")
     corpus = MotionCorpus(np.concatenate(chunks), np.asarray(offsets), np.asarray(index))
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.tmp")
-        save_file({"codes": torch.from_numpy(corpus.codes), "offsets": torch.from_numpy(corpus.offsets),
-                   "index": torch.from_numpy(corpus.index)}, str(tmp), metadata=expected)  # fmt: skip
-        os.replace(tmp, cache)
+    if cache is not None:  # atomically: a temp file beside it, then renamed
+        atomic.write_bytes(cache, save({"codes": torch.from_numpy(corpus.codes),
+                                        "offsets": torch.from_numpy(corpus.offsets),
+                                        "index": torch.from_numpy(corpus.index)}, metadata=expected))  # fmt: skip
     return corpus
 
 
