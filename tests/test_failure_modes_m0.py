@@ -244,3 +244,14 @@ def test_rerunning_a_finished_tokenizer_run_adds_no_metric_lines(setup, tmp_path
     names = [(json.loads(ln)["name"], json.loads(ln)["step"]) for ln in after]
     assert len(names) == len(set(names)) == len(lines), [n for n in names if names.count(n) > 1]
     assert again.metrics == pytest.approx(first.metrics)
+
+
+def test_identity_ignores_training_only_config_fields(setup):
+    """A loss weight (or a config field added later with its default) does not change which codes a tokenizer
+    makes, so it must not change the identity M0 checks: old M0 folders keep loading."""
+    _, tok_a, _ = setup
+    a, b = MotionTokenizer.from_pretrained(tok_a), MotionTokenizer.from_pretrained(tok_a)
+    b.config.w_recon, b.config.w_entropy, b.config.diversity_gamma = 3.0, 0.0, 0.5
+    assert tokenizer_identity(a) == tokenizer_identity(b)
+    b.config.codebook_bits += 1  # structure: another codebook
+    assert tokenizer_identity(a) != tokenizer_identity(b)
