@@ -131,3 +131,52 @@ def test_conditioning_gap_is_positive_once_a_model_reads_its_captions(store_and_
     assert abs(before["gap_per_motion"]) < 0.3, before
     assert after["gap_per_motion"] > 1.0, after  # measured 3.1 (log 19 = 2.9 nats tell 19 motions apart)
     assert after["gap_per_motion_ci95"] > 0 and after["gap_first_step_ci95"] > 0
+
+
+def test_caption_dropout_empties_only_text_to_motion_captions(store_and_tokenizer, monkeypatch):
+    store, _ = store_and_tokenizer
+    captions: list[tuple[str, str]] = []
+    real = lm_train.build_example
+
+    def spy(template, codes, vocab, caption, *args, **kwargs):
+        captions.append((template.task, caption))
+        return real(template, codes, vocab, caption, *args, **kwargs)
+
+    monkeypatch.setattr(lm_train, "build_example", spy)
+    rows = store.split("train")
+    offsets = np.arange(len(rows) + 1) * 4
+    corpus = MotionCorpus(np.zeros((int(offsets[-1]), 6), dtype=np.int64), offsets, rows)
+    vocab = MotionVocab(16, 6)
+    for stage in (1, 2):
+        for epoch in range(40):
+            for i in range(len(corpus)):
+                make_example(corpus, store, vocab, i, stage, 0, epoch, 0.2, caption_dropout=0.3)
+    t2m = [c for task, c in captions if task == "t2m"]
+    empty = sum(c == "" for c in t2m) / len(t2m)
+    assert 0.25 < empty < 0.35, empty
+    assert all(c for task, c in captions if task != "t2m")  # captions of the other tasks are never dropped
+    # no dropout: the very examples of a run without the option
+    a = make_example(corpus, store, vocab, 3, 2, 0, 5, 0.2)
+    b = make_example(corpus, store, vocab, 3, 2, 0, 5, 0.2, caption_dropout=0.0)
+    assert a == b
+    with pytest.raises(ValueError, match="caption_dropout"):
+        M0TrainConfig(caption_dropout=1.0)
+
+
+def test_guidance_scale_one_is_plain_sampling_and_guidance_changes_the_motion(store_and_tokenizer, tmp_path):
+    store, tok_dir = store_and_tokenizer
+    r = train_m0(_config(1, caption_dropout=0.3), store, tok_dir, tmp_path / "cfg", steps=20, progress=False)
+    from motionbook_lib.lm import M0Pipeline
+
+    pipe = M0Pipeline.from_pretrained(r.model_dir)
+    assert pipe.stage == 1
+    plain = pipe.generate_motion("a person walks forward", seconds=2.0, seed=3)["codes"]
+    same = pipe.generate_motion("a person walks forward", seconds=2.0, seed=3, guidance_scale=1.0)["codes"]
+    guided = pipe.generate_motion("a person walks forward", seconds=2.0, seed=3, guidance_scale=4.0)
+    assert np.array_equal(plain, same)
+    assert guided["codes"].shape == plain.shape == (10, 6) and not np.array_equal(guided["codes"], plain)
+    assert tuple(guided["joints"].shape) == (40, 22, 3)
+    from motionbook_lib.lm.modeling_m0 import generate_codes
+
+    with pytest.raises(ValueError, match="unconditional_prompt"):
+        generate_codes(pipe.model, pipe.tokenizer, pipe.vocab, "a person walks ", 2, 2, guidance_scale=2.0)

@@ -157,15 +157,28 @@ def generate_codes(
     top_p: float | None = None,
     use_cache: bool = True,
     seed: int | None = None,
+    guidance_scale: float = 1.0,
+    unconditional_prompt: str | None = None,
 ) -> np.ndarray:
     """Codes (S, P) or (S,) of one motion generated after ``prompt`` + ``<mot>``.
 
     The prompt (a template's text) must fit in the context with room for ``max_steps`` steps;
-    decoding is constrained so the result always decodes.
+    decoding is constrained so the result always decodes. ``guidance_scale`` != 1 applies classifier-free
+    guidance against ``unconditional_prompt`` (the same template with an empty caption; the model must have
+    been trained with caption dropout): log-probabilities ``u + s (c - u)`` of the conditional (c) and
+    unconditional (u) continuations, through transformers' own CFG logits processor.
     """
     mot, end, motion_ids = motion_token_ids(tokenizer, vocab)
     ids = tokenizer(prompt, return_tensors="pt").input_ids
     ids = torch.cat([ids, torch.tensor([[mot]])], dim=1)  # (1, L)
+    guidance: dict[str, torch.Tensor | float] = {}
+    if guidance_scale != 1.0:
+        if unconditional_prompt is None:
+            raise ValueError("guidance_scale != 1 needs unconditional_prompt (the template with an empty caption)")
+        neg = tokenizer(unconditional_prompt, return_tensors="pt").input_ids
+        neg = torch.cat([neg, torch.tensor([[mot]])], dim=1).to(model.device)  # (1, L_u)
+        guidance = dict(guidance_scale=float(guidance_scale), negative_prompt_ids=neg,
+                        negative_prompt_attention_mask=torch.ones_like(neg))  # fmt: skip
     max_new = max_steps * vocab.tokens_per_step + 1
     context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
     if context is not None and ids.shape[1] + max_new > context:
@@ -187,6 +200,7 @@ def generate_codes(
         eos_token_id=end,
         pad_token_id=tokenizer.pad_token_id,
         use_cache=use_cache,
+        **guidance,
     )
     new = out[0, ids.shape[1] :].tolist()
     if new and new[-1] == end:

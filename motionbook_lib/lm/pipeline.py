@@ -32,6 +32,7 @@ class M0Pipeline:
     motion_tokenizer: MotionTokenizer
     vocab: MotionVocab
     fps: float = 20.0
+    stage: int = 2  # the training stage: 1 speaks the alignment templates, 2 the instruction templates
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> M0Pipeline:
@@ -56,21 +57,27 @@ class M0Pipeline:
                 "decode wrongly. Put back the tokenizer the model was trained with"
             )
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
-        return cls(model, load_text_tokenizer(folder), mtok, vocab, float(info.get("fps", 20.0)))
+        return cls(model, load_text_tokenizer(folder), mtok, vocab, float(info.get("fps", 20.0)),
+                   int(info.get("stage", 2)))  # fmt: skip
 
     def generate_motion(
         self,
         text: str,
         seconds: float | None = None,
-        template: str = "t2m_00",
+        template: str | None = None,
         temperature: float = 1.0,
         top_k: int | None = 50,
         top_p: float | None = None,
         do_sample: bool = True,
         seed: int | None = None,
         use_cache: bool = True,
+        guidance_scale: float = 1.0,
     ) -> dict[str, object]:
         """A motion for ``text``: dict with ``codes`` (S, P), ``features`` (T, 135) and ``joints`` (T, 22, 3).
+
+        ``template`` defaults to the one the model's stage trained on (``align_t2m`` after stage 1, ``t2m_00``
+        after stage 2). ``guidance_scale`` > 1 applies classifier-free guidance against the same template with
+        an empty caption (for a model trained with ``caption_dropout``); 1 is plain sampling.
 
         ``text`` must be a non-empty description (None, a non-string or blank text is refused).
         ``seconds`` fixes the length: a positive number, rounded to whole token steps (at least one);
@@ -96,10 +103,14 @@ class M0Pipeline:
             min_steps, max_steps = 1, round(10.0 / step_s)
         fields = dict(caption=text, caption_lc=text, motion="", seconds=f"{seconds or 4:.0f}", parts="", prefix="",
                       suffix="", middle="")  # fmt: skip
-        prompt, _ = get_template(template).render(**fields)
-        codes = generate_codes(self.model, self.tokenizer, self.vocab, prompt.rstrip() + " ", min_steps, max_steps,
+        chosen = get_template(template or ("align_t2m" if self.stage == 1 else "t2m_00"))
+        prompt, _ = chosen.render(**fields)
+        unconditional, _ = chosen.render(**{**fields, "caption": "", "caption_lc": ""})
+        # prompt + " " + <mot>: the tokens training saw (encode_example joins prompt and answer with a space)
+        codes = generate_codes(self.model, self.tokenizer, self.vocab, prompt + " ", min_steps, max_steps,
                                do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p,
-                               use_cache=use_cache, seed=seed)  # fmt: skip
+                               use_cache=use_cache, seed=seed, guidance_scale=guidance_scale,
+                               unconditional_prompt=unconditional + " ")  # fmt: skip
         with torch.no_grad():
             tokens = torch.as_tensor(codes)[None]  # (1, S[, P])
             features = self.motion_tokenizer.decode(tokens)[0]  # (T, 135)

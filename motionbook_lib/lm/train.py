@@ -98,6 +98,9 @@ class M0TrainConfig:
     max_length: int | None = None  # longest example accepted; None: the model's context (checked at start)
     max_frames: int = 196
     target_only: bool = False
+    # probability that a text-to-motion example shows an empty caption, so the same model also learns the
+    # unconditional motion distribution that classifier-free guidance at generation (guidance_scale) needs
+    caption_dropout: float = 0.0
     seed: int = 0
     mixed_precision: str = "no"
     log_every: int = 10
@@ -123,6 +126,8 @@ class M0TrainConfig:
             raise ValueError(f"stage must be 1 (alignment) or 2 (instruction tuning), got {self.stage}")
         if self.lora_r < 0:
             raise ValueError(f"lora_r must be >= 0, got {self.lora_r}")
+        if not 0.0 <= self.caption_dropout < 1.0:
+            raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
         if self.train_subset is not None and (isinstance(self.train_subset, bool) or int(self.train_subset) < 1):
@@ -237,9 +242,13 @@ def subset_corpus(corpus: MotionCorpus, k: int, seed: int = 1234) -> MotionCorpu
 
 def make_example(
     corpus: MotionCorpus, store: MotionStore, vocab: MotionVocab, i: int, stage: int, seed: int, epoch: int,
-    seconds_per_step: float,
+    seconds_per_step: float, caption_dropout: float = 0.0,
 ) -> tuple[str, str]:
-    """(prompt, answer) for motion ``i``; the template and paraphrases depend only on (seed, epoch, i)."""
+    """(prompt, answer) for motion ``i``; the template and paraphrases depend only on (seed, epoch, i).
+
+    With ``caption_dropout`` > 0 a text-to-motion example's caption is empty with that probability (drawn from
+    the same stream after the caption, so 0 gives exactly the examples of a run without dropout).
+    """
     rng = np.random.default_rng([seed, epoch, i, 7])
     codes = corpus.motion_codes(i)  # (S, P)
     row = int(corpus.index[i])
@@ -251,6 +260,8 @@ def make_example(
     ]  # fmt: skip
     template = candidates[int(rng.integers(len(candidates)))]
     caption = captions[int(rng.integers(len(captions)))]
+    if caption_dropout > 0 and template.task == "t2m" and rng.random() < caption_dropout:
+        caption = ""
     return build_example(template, codes, vocab, caption, parts, len(codes) * seconds_per_step, rng)
 
 
@@ -536,7 +547,7 @@ def train_m0(
                 idx = next(batches)
                 examples = [
                     encode_example(tok, *make_example(corpus, store, vocab, i, config.stage, config.seed, epoch,
-                                                      seconds_per_step),
+                                                      seconds_per_step, config.caption_dropout),
                                    target_only=config.target_only, max_length=max_length)
                     for i in idx
                 ]  # fmt: skip
