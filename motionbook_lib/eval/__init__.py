@@ -1,6 +1,7 @@
 """Evaluation: a per-dataset text-motion evaluator and the standard text-to-motion, tokenizer and
 physical-plausibility metrics (with 95 % intervals over repeats)."""
 
+from motionbook_lib.eval.claims import PROMPTS, Claim, check_caption, claim_rate, parse_claims  # noqa: F401
 from motionbook_lib.eval.evaluator import (
     MINILM_NAME,
     Evaluator,
