@@ -64,6 +64,9 @@ class TokenizerConfig:
     w_recon: float = 1.0  # smooth L1 of normalized features
     w_joints: float = 5.0  # L1 of pelvis-relative joint positions after FK, in metres
     w_velocity: float = 0.5  # smooth L1 of frame-to-frame feature differences
+    w_root_path: float = 0.25  # L1 of the root XZ path integrated over the window, in metres (global motion)
+    w_global_joints: float = 0.0  # L1 of joint positions after FK with that integrated root, in metres (opt-in)
+    w_foot_contact: float = 1.0  # L1 horizontal step (m/frame) of feet where the target's are planted
     w_commit: float = 0.02  # commitment (encoder output to its code)
     w_entropy: float = 0.1  # LFQ entropy penalty (per-sample entropy - gamma * batch entropy)
 

@@ -34,13 +34,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from motionbook_lib.data.store import MotionDataset, MotionStore, collate_motions
+from motionbook_lib.features.d135 import D135_ROOT_VEL
 from motionbook_lib.tokenizer.config import TokenizerConfig, TrainConfig
-from motionbook_lib.tokenizer.losses import codebook_usage, features_to_joints, masked_mean, mpjpe_mm, tokenizer_losses
+from motionbook_lib.tokenizer.losses import (
+    codebook_usage,
+    features_to_global_joints,
+    features_to_joints,
+    masked_mean,
+    mpjpe_mm,
+    root_path_error_m,
+    tokenizer_losses,
+)
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import (
     CKPT_DIR,
@@ -58,10 +68,21 @@ from motionbook_lib.training import (
     write_json,
 )
 
-__all__ = ["EpochBatchSampler", "TrainResult", "evaluate_tokenizer", "latest_checkpoint", "train_tokenizer"]
+__all__ = [
+    "EpochBatchSampler",
+    "TrainResult",
+    "evaluate_tokenizer",
+    "global_motion_metrics",
+    "latest_checkpoint",
+    "train_tokenizer",
+]
 
 FINAL_DIR = "final"
 CKPT_FORMAT = "motionbook.tokenizer-checkpoint"
+#: seconds of each clip over which evaluate_tokenizer measures the global motion (root path, skating)
+PATH_SECONDS = 4.0
+#: root speed (m/s) above which a frame counts as moving backwards / sideways for the velocity-sign metrics
+MOVING_SPEED = 0.2
 #: TrainConfig fields that shape the loss curve: a resume must keep them.
 CURVE_FIELDS = (
     "batch_size",
@@ -106,6 +127,7 @@ def evaluate_tokenizer(
     window: int = 64,
     batch_size: int = 32,
     max_batches: int = 0,
+    path_seconds: float | None = PATH_SECONDS,
 ) -> dict[str, float]:
     """Reconstruction quality and codebook use on the first ``window`` frames of each clip of ``split``.
 
@@ -113,6 +135,12 @@ def evaluate_tokenizer(
     (that predictor's score on the same windows), ``mpjpe_mm`` (pelvis-relative, neutral body),
     ``utilization`` (share of the codebook used) and ``perplexity`` (exp of the code entropy), plus
     ``windows`` evaluated.
+
+    With ``path_seconds`` (default 4 s; None skips it) a second pass over the first ``path_frames``
+    frames of each clip (``path_seconds`` at the store's fps, rounded up to a multiple of alpha) measures
+    the global motion, which the pelvis-relative MPJPE cannot see (see :func:`global_motion_metrics`):
+    ``root_path_m``, ``global_mpjpe_mm``, ``foot_skate`` / ``foot_skate_gt`` / ``foot_skate_ratio``,
+    ``vel_sign_backward`` / ``vel_sign_sideways`` and their frame counts, and ``path_frames``.
     """
     if window % model.config.alpha:
         raise ValueError(f"window={window} must be a multiple of alpha={model.config.alpha}")
@@ -145,12 +173,101 @@ def evaluate_tokenizer(
     finally:
         model.train(was_training)
     usage = codebook_usage(torch.cat(tokens), model.config.codebook_size, levels=model.config.quantizer == "rvq")
-    return {
+    metrics = {
         "mse": sums["se"] / sums["cells"],
         "mse_mean": sums["se0"] / sums["cells"],
         "mpjpe_mm": sums["mpjpe"] / sums["frames"],
         **usage,
         "windows": sums["windows"],
+    }
+    if path_seconds is not None:
+        metrics.update(global_motion_metrics(model, ds.store, split, path_seconds, batch_size, max_batches))
+    return metrics
+
+
+@torch.no_grad()
+def global_motion_metrics(
+    model: MotionTokenizer,
+    store: MotionStore | str | os.PathLike,
+    split: str = "test",
+    seconds: float = PATH_SECONDS,
+    batch_size: int = 32,
+    max_batches: int = 0,
+) -> dict[str, float]:
+    """How well reconstructions keep the motion in the world, on the first ``seconds`` of each clip.
+
+    Raw features are normalized with the model's own statistics; reconstruction and target are decoded
+    by FK (neutral body) with the root integrated from the same start. Returns:
+
+    - ``root_path_m``: mean over valid frames of the XZ distance between the two root paths (m);
+    - ``global_mpjpe_mm``: mean joint position error of those global joints (mm, not pelvis-relative);
+    - ``foot_skate`` / ``foot_skate_gt``: mean horizontal foot speed in contact (m/s,
+      :func:`motionbook_lib.data.quality.foot_skating`, pooled over contact samples) of the
+      reconstructions and of the targets, and ``foot_skate_ratio`` = their quotient;
+    - ``vel_sign_backward``: share of the frames whose target root moves backwards (heading-frame
+      velocity z < -``MOVING_SPEED``) where the reconstruction's also points backwards;
+      ``vel_sign_sideways``: the same for sideways frames (|x| > ``MOVING_SPEED`` and |x| > |z|) and the sign of x;
+      NaN when no such frame (``vel_sign_*_frames`` counts them);
+    - ``path_frames``: the window length used (``seconds`` x fps, rounded up to a multiple of alpha).
+    """
+    from motionbook_lib.data.quality import foot_skating
+
+    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    fps = store.info.get("fps") or float(np.median(store.manifest["fps"].to_numpy()))
+    alpha = model.config.alpha
+    frames = max(alpha, -(-round(seconds * fps) // alpha) * alpha)
+    ds = MotionDataset(store, split, window=frames, crop="start", normalize=False)
+    if len(ds) == 0:
+        raise ValueError(f"split {split!r} of the store has no motions to evaluate on")
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_motions)
+    mean, std = model.feat_mean, model.feat_std
+    moving = MOVING_SPEED / fps  # m/frame
+    s = dict.fromkeys(("path", "global", "frames", "skate", "skate_n", "skate_gt", "skate_gt_n", "back", "back_n",
+                       "side", "side_n"), 0.0)  # fmt: skip
+    was_training = model.training
+    model.eval()
+    try:
+        for b, batch in enumerate(loader):
+            if max_batches and b >= max_batches:
+                break
+            mask = batch["mask"].to(model.device)  # (B, F)
+            raw = batch["features"].to(model.device)  # (B, F, 135) raw D135, zero-padded
+            x = (raw - mean) / std * mask[..., None]  # normalized, padding at 0 as in training
+            rec = model(x).recon
+            g_rec = features_to_global_joints(rec, mean, std)  # (B, F, 22, 3)
+            g_gt = features_to_global_joints(x, mean, std)
+            valid = float(mask.sum())
+            s["path"] += float(root_path_error_m(g_rec, g_gt, mask)) * valid
+            s["global"] += float(mpjpe_mm(g_rec, g_gt, mask)) * valid
+            s["frames"] += valid
+            for i, n in enumerate(mask.sum(1).tolist()):
+                for key, g in (("skate", g_rec), ("skate_gt", g_gt)):
+                    fs = foot_skating(g[i, :n].double().cpu().numpy(), fps)
+                    s[key] += fs["mean_speed"] * fs["n_contact"]
+                    s[key + "_n"] += fs["n_contact"]
+            v_gt = (x * std + mean)[..., D135_ROOT_VEL]  # (B, F, 2) heading-frame root velocity
+            v_rec = (rec * std + mean)[..., D135_ROOT_VEL]
+            back = mask & (v_gt[..., 1] < -moving)
+            side = mask & (v_gt[..., 0].abs() > moving) & (v_gt[..., 0].abs() > v_gt[..., 1].abs())
+            s["back"] += float((back & (v_rec[..., 1] < 0)).sum())
+            s["back_n"] += float(back.sum())
+            s["side"] += float((side & (v_rec[..., 0].sign() == v_gt[..., 0].sign())).sum())
+            s["side_n"] += float(side.sum())
+    finally:
+        model.train(was_training)
+    skate = s["skate"] / s["skate_n"] if s["skate_n"] else 0.0
+    skate_gt = s["skate_gt"] / s["skate_gt_n"] if s["skate_gt_n"] else 0.0
+    return {
+        "root_path_m": s["path"] / s["frames"],
+        "global_mpjpe_mm": s["global"] / s["frames"],
+        "foot_skate": skate,
+        "foot_skate_gt": skate_gt,
+        "foot_skate_ratio": skate / skate_gt if skate_gt > 0 else float("nan"),
+        "vel_sign_backward": s["back"] / s["back_n"] if s["back_n"] else float("nan"),
+        "vel_sign_backward_frames": s["back_n"],
+        "vel_sign_sideways": s["side"] / s["side_n"] if s["side_n"] else float("nan"),
+        "vel_sign_sideways_frames": s["side_n"],
+        "path_frames": float(frames),
     }
 
 
