@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = scaled(args.scale, **_overrides(args.set))
-        summary = run_reference(args.out, config, scale=args.scale, progress=not args.no_progress)
+        command = "python -m motionbook_lib.reference " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        summary = run_reference(args.out, config, scale=args.scale, command=command, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -115,5 +115,6 @@ def write_card(run_dir: str | os.PathLike, out: str | os.PathLike | None = None)
     run_dir = Path(run_dir)
     summary = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     scale = summary.get("scale")
-    command = "python -m motionbook_lib.reference train" + (f" --scale {scale}" if scale else "")
+    default = "python -m motionbook_lib.reference train" + (f" --scale {scale}" if scale else "")
+    command = summary.get("command") or default
     return write_text(Path(out) if out else run_dir / "MODEL_CARD.md", render_card(summary, command))

@@ -198,11 +198,13 @@ def run_reference(
     config: ReferenceConfig,
     *,
     scale: str | None = None,
+    command: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run (or resume) every step of the recipe into ``out``; returns the results (also ``out/results.json``).
-    ``scale`` names the :data:`SCALES` entry ``config`` came from (recorded for the model card's command)."""
+    ``scale`` names the :data:`SCALES` entry ``config`` came from and ``command`` the command line that ran it
+    (both recorded for the model card)."""
     from motionbook_lib.eval import EvaluatorConfig, EvaluatorTrainConfig, train_evaluator
     from motionbook_lib.eval.claims import PARAPHRASES, PROMPTS
     from motionbook_lib.eval.table import t2m_table
@@ -287,6 +289,7 @@ def run_reference(
     summary = {
         "recipe_version": RECIPE_VERSION,
         "scale": scale,
+        "command": command,
         "config": config.to_dict(),
         "corpus": {"path": str(store.path), "motions": len(store),
                    "splits": {s: len(store.split(s)) for s in ("train", "val", "test")},
