@@ -22,6 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                        help="override fields of the scale, e.g. --set n_motions=2000 stage1_steps=800")
     train.add_argument("--no-progress", action="store_true")
+    export = sub.add_parser("export", help="copy a finished run's models, results and card into models/reference")
+    export.add_argument("--run", type=Path, default=Path("runs/reference"), help="the run folder")
+    export.add_argument("--out", type=Path, default=None, help="destination (default: the project's models/reference)")
+    card = sub.add_parser("card", help="write MODEL_CARD.md of a run from its results.json")
+    card.add_argument("--run", type=Path, default=Path("runs/reference"), help="the run folder")
     return parser
 
 
@@ -37,6 +42,24 @@ def _overrides(items: Sequence[str]) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "export":
+        from motionbook_lib.reference.models import export_models
+
+        try:
+            print(f"exported: {export_models(args.run, args.out)}")
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "card":
+        from motionbook_lib.reference.card import write_card
+
+        try:
+            print(f"written: {write_card(args.run)}")
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     try:
         config = scaled(args.scale, **_overrides(args.set))
         command = "python -m motionbook_lib.reference " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))

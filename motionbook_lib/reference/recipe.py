@@ -48,27 +48,28 @@ RECIPE_VERSION = 1
 class ReferenceConfig:
     """Sizes and settings of one reference run (see :data:`SCALES`)."""
 
-    n_motions: int = 3000
+    n_motions: int = 4000
     corpus_seed: int = 0
     threads: int = 2
     # motion tokenizer (2D-LFQ)
     tok_bits: int = 8
     tok_width: int = 96
     tok_depth: int = 2
-    tok_steps: int = 1500
+    tok_steps: int = 2500
     tok_batch: int = 32
     tok_window: int = 64
     tok_lr: float = 2e-3
+    tok_w_global_joints: float = 1.0  # global joints after FK with the decoded root: pelvis height (sit, jump)
     # evaluator
     eval_steps: int = 600
     eval_batch: int = 64
     # M0
     m0_size: str = "mini"
-    stage1_steps: int = 1500
-    stage2_steps: int = 600
+    stage1_steps: int = 2500
+    stage2_steps: int = 1000
     m0_batch: int = 16
     m0_lr: float = 1e-3
-    max_frames: int = 120
+    max_frames: int = 200  # the corpus's longest clip (10 s at 20 fps): no caption loses its last segment to a crop
     text_vocab_size: int = 1000
     caption_dropout: float = 0.1
     # evaluation
@@ -246,7 +247,7 @@ def run_reference(
     threads = config.threads or 0
 
     tok_cfg = TokenizerConfig(quantizer="lfq2d", codebook_bits=config.tok_bits, width=config.tok_width,
-                              depth=config.tok_depth)  # fmt: skip
+                              depth=config.tok_depth, w_global_joints=config.tok_w_global_joints)  # fmt: skip
     tok_train = TrainConfig(batch_size=config.tok_batch, window=config.tok_window, lr=config.tok_lr,
                             seed=config.corpus_seed, cpu_threads=threads, log_every=25, ckpt_every=250,
                             eval_every=max(config.tok_steps // 4, 1))  # fmt: skip
