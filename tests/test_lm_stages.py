@@ -180,3 +180,25 @@ def test_guidance_scale_one_is_plain_sampling_and_guidance_changes_the_motion(st
 
     with pytest.raises(ValueError, match="unconditional_prompt"):
         generate_codes(pipe.model, pipe.tokenizer, pipe.vocab, "a person walks ", 2, 2, guidance_scale=2.0)
+
+
+def test_part_continuation_and_inbetween_generation(store_and_tokenizer, tmp_path):
+    store, tok_dir = store_and_tokenizer
+    s1 = train_m0(_config(1), store, tok_dir, tmp_path / "s1", steps=2, progress=False)
+    s2 = train_m0(_config(2, init_from=str(s1.model_dir)), store, tok_dir, tmp_path / "s2", steps=2, progress=False)
+    from motionbook_lib.lm import M0Pipeline
+
+    pipe = M0Pipeline.from_pretrained(s2.model_dir)
+    assert pipe.stage == 2
+    parts = pipe.generate_from_parts({"right_arm": "waves", "left_leg": "kicks forward"}, seconds=1.0, seed=0)
+    assert parts["codes"].shape == (5, 6) and tuple(parts["joints"].shape) == (20, 22, 3)
+    start = pipe.motion_tokenizer.encode(store.features(0)[:16][None])[0].numpy()  # (4, 6)
+    end = pipe.motion_tokenizer.encode(store.features(1)[:8][None])[0].numpy()  # (2, 6)
+    cont = pipe.continue_motion(start, seconds=0.8, seed=0)
+    assert cont["codes"].shape == (8, 6) and np.array_equal(cont["codes"][:4], start)
+    mid = pipe.inbetween(start, end, seconds=0.4, seed=0)
+    assert mid["codes"].shape == (8, 6) and np.array_equal(mid["codes"][:4], start)
+    assert np.array_equal(mid["codes"][-2:], end) and tuple(mid["features"].shape) == (32, 135)
+    with pytest.raises(ValueError, match="parts must map"):
+        pipe.generate_from_parts({"tail": "wags"})
+    assert isinstance(pipe.describe_motion(store.features(2)), str)

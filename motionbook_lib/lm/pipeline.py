@@ -7,13 +7,14 @@ import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
 from motionbook_lib.lm.modeling_m0 import generate_codes
-from motionbook_lib.lm.templates import get_template
+from motionbook_lib.lm.templates import PART_ORDER, format_parts, get_template
 from motionbook_lib.lm.text_tokenizer import load_text_tokenizer
 from motionbook_lib.lm.vocab import MotionVocab
 from motionbook_lib.tokenizer.identity import IDENTITY_KEY, tokenizer_identity
@@ -60,6 +61,41 @@ class M0Pipeline:
         return cls(model, load_text_tokenizer(folder), mtok, vocab, float(info.get("fps", 20.0)),
                    int(info.get("stage", 2)))  # fmt: skip
 
+    def _steps(self, seconds: float | None, name: str = "seconds") -> tuple[int, int]:
+        """(min_steps, max_steps) for ``seconds`` (rounded to whole token steps, at least one; None: up to 10 s)."""
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+                raise TypeError(f"{name} must be a number of seconds or None, got {type(seconds).__name__} "
+                                f"{seconds!r}")  # fmt: skip
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise ValueError(f"{name} must be a positive, finite number of seconds, got {seconds!r}")
+        step_s = self.motion_tokenizer.config.alpha / self.fps
+        if seconds is None:
+            return 1, round(10.0 / step_s)
+        n = max(1, round(seconds / step_s))
+        return n, n
+
+    def _decode(self, codes: np.ndarray) -> dict[str, object]:
+        with torch.no_grad():
+            tokens = torch.as_tensor(codes)[None]  # (1, S[, P])
+            features = self.motion_tokenizer.decode(tokens)[0]  # (T, 135)
+            joints = self.motion_tokenizer.tokens_to_joints(tokens)[0]  # (T, 22, 3)
+        return {"codes": codes, "features": features, "joints": joints}
+
+    def _sample(
+        self, template: str, fields: dict[str, str], steps: tuple[int, int], guidance_scale: float, **sampling: Any
+    ) -> np.ndarray:
+        """Codes (S, P) answering ``template`` rendered with ``fields``; guidance blanks the caption."""
+        values = dict(caption="", caption_lc="", motion="", seconds="4", parts="", prefix="", suffix="", middle="")
+        values.update(fields)
+        chosen = get_template(template)
+        prompt, _ = chosen.render(**values)
+        unconditional, _ = chosen.render(**{**values, "caption": "", "caption_lc": ""})
+        # prompt + " " + <mot>: the tokens training saw (encode_example joins prompt and answer with a space)
+        return generate_codes(self.model, self.tokenizer, self.vocab, prompt + " ", *steps,
+                              guidance_scale=guidance_scale, unconditional_prompt=unconditional + " ",
+                              **sampling)  # fmt: skip
+
     def generate_motion(
         self,
         text: str,
@@ -89,33 +125,52 @@ class M0Pipeline:
         if not text.strip():
             raise ValueError(f"text is empty ({text!r}): M0 generates a motion from a description, "
                              "e.g. 'a person walks forward'")  # fmt: skip
-        if seconds is not None:
-            if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
-                raise TypeError(f"seconds must be a number of seconds or None, got {type(seconds).__name__} "
-                                f"{seconds!r}")  # fmt: skip
-            if not math.isfinite(seconds) or seconds <= 0:
-                raise ValueError(f"seconds must be a positive, finite number of seconds, got {seconds!r}")
-        step_s = self.motion_tokenizer.config.alpha / self.fps
-        if seconds is not None:
-            n = max(1, round(seconds / step_s))
-            min_steps, max_steps = n, n
-        else:
-            min_steps, max_steps = 1, round(10.0 / step_s)
-        fields = dict(caption=text, caption_lc=text, motion="", seconds=f"{seconds or 4:.0f}", parts="", prefix="",
-                      suffix="", middle="")  # fmt: skip
-        chosen = get_template(template or ("align_t2m" if self.stage == 1 else "t2m_00"))
-        prompt, _ = chosen.render(**fields)
-        unconditional, _ = chosen.render(**{**fields, "caption": "", "caption_lc": ""})
-        # prompt + " " + <mot>: the tokens training saw (encode_example joins prompt and answer with a space)
-        codes = generate_codes(self.model, self.tokenizer, self.vocab, prompt + " ", min_steps, max_steps,
-                               do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p,
-                               use_cache=use_cache, seed=seed, guidance_scale=guidance_scale,
-                               unconditional_prompt=unconditional + " ")  # fmt: skip
-        with torch.no_grad():
-            tokens = torch.as_tensor(codes)[None]  # (1, S[, P])
-            features = self.motion_tokenizer.decode(tokens)[0]  # (T, 135)
-            joints = self.motion_tokenizer.tokens_to_joints(tokens)[0]  # (T, 22, 3)
-        return {"codes": codes, "features": features, "joints": joints}
+        steps = self._steps(seconds)
+        fields = dict(caption=text, caption_lc=text, seconds=f"{seconds or 4:.0f}")
+        codes = self._sample(template or ("align_t2m" if self.stage == 1 else "t2m_00"), fields, steps,
+                             guidance_scale, do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p,
+                             use_cache=use_cache, seed=seed)  # fmt: skip
+        return self._decode(codes)
+
+    def generate_from_parts(
+        self,
+        parts: dict[str, str],
+        caption: str = "",
+        seconds: float | None = None,
+        template: str = "part_t2m_01",
+        seed: int | None = None,
+        **sampling: Any,
+    ) -> dict[str, object]:
+        """A motion from body-part instructions (stage-2 models): ``parts`` maps ``torso``, ``left_arm``,
+        ``right_arm``, ``left_leg``, ``right_leg`` to a line each; ``caption`` is the whole-body line of templates
+        that have one. Returns the dict of :meth:`generate_motion`."""
+        unknown = sorted(set(parts) - set(PART_ORDER))
+        if unknown or not parts:
+            raise ValueError(f"parts must map some of {', '.join(PART_ORDER)} to text, got {sorted(parts)}")
+        text = format_parts({k: [v] for k, v in parts.items()})
+        fields = dict(parts=text, caption=caption, caption_lc=caption)
+        return self._decode(self._sample(template, fields, self._steps(seconds), 1.0, seed=seed, **sampling))
+
+    def continue_motion(
+        self, prefix_codes: np.ndarray, seconds: float, template: str = "continuation_00", seed: int | None = None,
+        **sampling: Any,
+    ) -> dict[str, object]:
+        """The given start (codes (S, P), e.g. from ``motion_tokenizer.encode``) and ``seconds`` more: the whole
+        motion's codes, features and joints (stage-2 models)."""
+        prefix = np.asarray(prefix_codes)
+        fields = dict(prefix=self.vocab.to_text(prefix))
+        new = self._sample(template, fields, self._steps(seconds), 1.0, seed=seed, **sampling)
+        return self._decode(np.concatenate([prefix, new]))
+
+    def inbetween(
+        self, prefix_codes: np.ndarray, suffix_codes: np.ndarray, seconds: float, template: str = "inbetween_00",
+        seed: int | None = None, **sampling: Any,
+    ) -> dict[str, object]:
+        """``seconds`` of motion between a start and an end (codes (S, P) each): the whole motion (stage-2)."""
+        prefix, suffix = np.asarray(prefix_codes), np.asarray(suffix_codes)
+        fields = dict(prefix=self.vocab.to_text(prefix), suffix=self.vocab.to_text(suffix))
+        middle = self._sample(template, fields, self._steps(seconds), 1.0, seed=seed, **sampling)
+        return self._decode(np.concatenate([prefix, middle, suffix]))
 
     @torch.no_grad()
     def describe_motion(self, features: np.ndarray | torch.Tensor, max_new_tokens: int = 60) -> str:
@@ -126,7 +181,8 @@ class M0Pipeline:
         if feat.ndim != 2 or T < alpha:
             raise ValueError(f"features must have shape (T >= {alpha}, 135), got {tuple(feat.shape)}")
         codes = self.motion_tokenizer.encode(feat[:T][None])[0].cpu().numpy()
-        prompt, _ = get_template("m2t_00").render(motion=self.vocab.to_text(codes), caption="")
+        template = "align_m2t" if self.stage == 1 else "m2t_00"
+        prompt, _ = get_template(template).render(motion=self.vocab.to_text(codes), caption="", parts="", seconds="4")
         ids = self.tokenizer(prompt + " ", return_tensors="pt").input_ids
         out = self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                                   do_sample=False, eos_token_id=self.tokenizer.eos_token_id,
