@@ -55,7 +55,7 @@ class ReferenceConfig:
     tok_bits: int = 8
     tok_width: int = 96
     tok_depth: int = 2
-    tok_steps: int = 2500
+    tok_steps: int = 2000
     tok_batch: int = 32
     tok_window: int = 64
     tok_lr: float = 2e-3
@@ -65,8 +65,8 @@ class ReferenceConfig:
     eval_batch: int = 64
     # M0
     m0_size: str = "mini"
-    stage1_steps: int = 2500
-    stage2_steps: int = 1000
+    stage1_steps: int = 2000
+    stage2_steps: int = 800
     m0_batch: int = 16
     m0_lr: float = 1e-3
     max_frames: int = 200  # the corpus's longest clip (10 s at 20 fps): no caption loses its last segment to a crop
