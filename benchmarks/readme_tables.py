@@ -149,6 +149,52 @@ def eval_notebook05() -> str:
     )
 
 
+def reference(folder: Path | None = None) -> str:
+    """The reference models' headline numbers (models/reference/results.json, written by the recipe)."""
+    folder = folder or ROOT / "models" / "reference"
+    summary = json.loads((folder / "results.json").read_text())
+    r, cfg = summary["results"], summary["config"]
+    tok, claims = r["tokenizer"]["metrics"], r["tokenizer"]["claims"]
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}%"
+
+    rows = [
+        ["tokenizer MPJPE (test, mm)", f"{tok['mpjpe_mm']:.1f}", "≤ 30"],
+        ["tokenizer root-path error over 4 s (m)", f"{tok['root_path_m']:.3f}", "≤ 0.10"],
+        ["tokenizer foot skating / ground truth", f"{tok['foot_skate_ratio']:.2f}x", "≤ 1.5x"],
+        ["claims on ground truth (test captions)", pct(claims["ground_truth"]["rate"]), "the checker's ceiling"],
+        ["claims on tokenizer reconstructions", pct(claims["reconstruction"]["rate"]), "≥ 90%"],
+    ]
+    for key in sorted(k for k in r if k.startswith("prompt_check_g")):
+        p = r[key]
+        rows.append([f"prompt check, guidance {p['guidance_scale']:g} ({p['prompts']} prompts x {p['seeds']} seeds)",
+                     f"{pct(p['own']['rate'])} (other-prompt baseline {pct(p['other_prompt_baseline']['rate'])})",
+                     "≥ 75%"])  # fmt: skip
+    para = r["paraphrase_check"]
+    para_rate = f"{pct(para['own']['rate'])} (baseline {pct(para['other_prompt_baseline']['rate'])})"
+    rows.append([f"paraphrases not in the templates, guidance {para['guidance_scale']:g}", para_rate, "reported"])
+    gap = r["conditioning_gap_stage2"]
+    rows.append(["conditioning gap after stage 2 (nats per motion)",
+                 f"{gap['gap_per_motion']:.2f} ± {gap['gap_per_motion_ci95']:.2f}", "> 0"])  # fmt: skip
+    table = r["t2m_table"]["metrics"]
+    real, m0 = table["Real (ground truth)"], table.get("M0", {})
+    if m0:
+        rows.append(["M0 R@1 / Real R@1 (test, batches of 32)",
+                     f"{m0['R@1']['mean']:.3f} / {real['R@1']['mean']:.3f}", "≥ 0.6 x Real"])  # fmt: skip
+        rand = table.get("Random motions", {})
+        if rand:
+            rows.append(["M0 FID / random real motions' FID",
+                         f"{m0['FID']['mean']:.3f} / {rand['FID']['mean']:.3f}", "≤ random"])  # fmt: skip
+    hours = sum(summary["timings_s"].values()) / 3600
+    return (
+        f"{_table(['measurement', 'value', 'target (issue 20)'], rows)}\n\n{summary['corpus']['motions']:,} "
+        f"motions, 2D-LFQ 2^{cfg['tok_bits']} x 6, M0 `{cfg['m0_size']}` {cfg['stage1_steps']} + "
+        f"{cfg['stage2_steps']} steps; {hours:.2f} h on {summary['machine']['cores']} cores. Command: "
+        f"`{summary.get('command')}`; files: models/reference/ (results.json, MODEL_CARD.md)."
+    )
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "features": features,
     "lm": lm,

@@ -283,6 +283,7 @@ def collect_motions(
     mm_captions: int = MM_PROTOCOL[0],
     mm_generations: int = MM_PROTOCOL[1],
     max_motions: int | None = None,
+    guidance_scale: float = 1.0,
     progress: bool = True,
 ) -> EvalMotions:
     """Gather the motions of every row for the captions of ``split`` (no evaluator needed yet).
@@ -299,6 +300,7 @@ def collect_motions(
             the one in the table); 0 captions switches it off. The protocol's 100 x 30 is the default; a split
             with fewer captions uses all of them, and any smaller setting is labelled "reduced protocol".
         max_motions: evaluate at most this many motions of the split (a random subset), None for all.
+        guidance_scale: classifier-free guidance of M0's generations (1: plain sampling).
     """
     store = store if isinstance(store, MotionStore) else MotionStore(store)
     rng = np.random.default_rng(seed)
@@ -348,7 +350,8 @@ def collect_motions(
             seconds = len(real_feats[k]) / fps
             gens = []
             for r in range(mm_generations if k in mm_rows else 1):
-                out = pipe.generate_motion(captions[k], seconds=seconds, seed=seed + k + 1_000_003 * r)
+                out = pipe.generate_motion(captions[k], seconds=seconds, seed=seed + k + 1_000_003 * r,
+                                           guidance_scale=guidance_scale)  # fmt: skip
                 gens.append(_as_numpy(out["features"]))  # (T', 135)
             feats.append(gens[0])
             joints.append(_joints(gens[0], betas[k]))
@@ -391,6 +394,8 @@ def collect_motions(
         "fps": fps,
         "seed": seed,
     }
+    if ROW_M0 in rows:
+        meta["guidance_scale"] = float(guidance_scale)
     return EvalMotions(store, split, indices, captions, fps, rows, retrieval and len(train) > 0, seed, meta)
 
 
@@ -559,12 +564,14 @@ def t2m_table(
     mm_captions: int = MM_PROTOCOL[0],
     mm_generations: int = MM_PROTOCOL[1],
     max_motions: int | None = None,
+    guidance_scale: float = 1.0,
     progress: bool = True,
 ) -> T2MTable:
     """:func:`collect_motions` then :func:`score_motions`: the whole table in one call."""
     motions = collect_motions(store, split, tokenizer=tokenizer, m0=m0, retrieval=retrieval,
                               random_motions=random_motions, noise=noise, seed=seed, mm_captions=mm_captions,
-                              mm_generations=mm_generations, max_motions=max_motions, progress=progress)  # fmt: skip
+                              mm_generations=mm_generations, max_motions=max_motions, guidance_scale=guidance_scale,
+                              progress=progress)  # fmt: skip
     return score_motions(motions, evaluator, repeats=repeats, batch_size=batch_size, progress=progress)
 
 

@@ -106,6 +106,7 @@ def render_card(summary: dict[str, Any], command: str = "python -m motionbook_li
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     meta = table["meta"]
     lines += ["", f"{meta['motions']} motions, batches of {meta['batch_size']}, {meta['repeats']} repeats; "
+              f"M0 generations at guidance scale {meta.get('guidance_scale', 1.0):g}; "
               f"MultiModality {meta.get('multimodality', '–')}.", ""]  # fmt: skip
     return "\n".join(lines)
 

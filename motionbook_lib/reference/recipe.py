@@ -286,7 +286,8 @@ def run_reference(
     evaluation("paraphrase_check", lambda: prompt_check(pipe, PARAPHRASES, seeds, seconds, config.guidance_scale))
     evaluation("t2m_table", lambda: t2m_table(
         store, evaluator.model_dir, tokenizer=tok.model_dir, m0=s2.model_dir, repeats=config.table_repeats,
-        mm_captions=config.mm_captions, mm_generations=config.mm_generations, progress=progress).to_dict())  # fmt: skip
+        mm_captions=config.mm_captions, mm_generations=config.mm_generations, guidance_scale=config.guidance_scale,
+        progress=progress).to_dict())  # fmt: skip
     summary = {
         "recipe_version": RECIPE_VERSION,
         "scale": scale,
