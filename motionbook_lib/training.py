@@ -163,9 +163,9 @@ def append_metrics(run_dir: str | os.PathLike, values: dict[str, float], step: i
         fh.write(lines)
 
 
-def truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines logged after ``step`` (by a run that died before its next checkpoint) and any
-    line cut short by the crash."""
+def _keep_metrics(path: Path, keep_record: Callable[[dict], bool]) -> None:
+    """Rewrite ``path`` atomically with the metric lines ``keep_record`` accepts; lines that are not JSON (cut
+    short by a crash) are dropped, and a file missing its final newline is rewritten."""
     if not path.exists():
         return
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
@@ -175,30 +175,22 @@ def truncate_metrics(path: Path, step: int) -> None:
             record = json.loads(ln)
         except ValueError:
             continue
-        if (record.get("step") or 0) <= step:
+        if keep_record(record):
             keep.append(ln)
     if len(keep) != len(lines) or not path.read_bytes().endswith(b"\n"):
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic.write_text(path, "".join(ln + "\n" for ln in keep))
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines logged after ``step`` (by a run that died before its next checkpoint) and any
+    line cut short by the crash."""
+    _keep_metrics(path, lambda record: (record.get("step") or 0) <= step)
 
 
 def drop_metrics(path: Path, step: int, prefix: str) -> None:
     """Drop the metric lines of ``step`` whose name starts with ``prefix`` (e.g. a finished run's final ``val/``
     evaluation, which a rerun logs again), rewriting the file atomically."""
-    if not path.exists():
-        return
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    keep = []
-    for ln in lines:
-        try:
-            record = json.loads(ln)
-        except ValueError:
-            continue
-        if not (record.get("step") == step and str(record.get("name", "")).startswith(prefix)):
-            keep.append(ln)
-    if len(keep) != len(lines):
-        atomic.write_text(path, "".join(ln + "\n" for ln in keep))
+    _keep_metrics(path, lambda r: not (r.get("step") == step and str(r.get("name", "")).startswith(prefix)))
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
