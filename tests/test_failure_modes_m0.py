@@ -243,7 +243,7 @@ def test_rerunning_a_finished_tokenizer_run_adds_no_metric_lines(setup, tmp_path
     after = (tmp_path / "tok" / "metrics.jsonl").read_text().splitlines()
     names = [(json.loads(ln)["name"], json.loads(ln)["step"]) for ln in after]
     assert len(names) == len(set(names)) == len(lines), [n for n in names if names.count(n) > 1]
-    assert again.metrics == pytest.approx(first.metrics)
+    assert again.metrics == pytest.approx(first.metrics, nan_ok=True)  # no sideways frames: NaN sign agreement
 
 
 def test_identity_ignores_training_only_config_fields(setup):
