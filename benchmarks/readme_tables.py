@@ -174,13 +174,15 @@ def reference(folder: Path | None = None) -> str:
     para = r["paraphrase_check"]
     para_rate = f"{pct(para['own']['rate'])} (baseline {pct(para['other_prompt_baseline']['rate'])})"
     rows.append([f"paraphrases not in the templates, guidance {para['guidance_scale']:g}", para_rate, "reported"])
-    gap = r["conditioning_gap_stage2"]
-    rows.append(["conditioning gap after stage 2 (nats per motion)",
-                 f"{gap['gap_per_motion']:.2f} ± {gap['gap_per_motion_ci95']:.2f}", "> 0"])  # fmt: skip
+    for stage in (1, 2):
+        gap = r[f"conditioning_gap_stage{stage}"]
+        rows.append([f"conditioning gap after stage {stage} (val, nats per motion)",
+                     f"{gap['gap_per_motion']:.2f} ± {gap['gap_per_motion_ci95']:.2f}", "> 0"])  # fmt: skip
     table = r["t2m_table"]["metrics"]
+    g_table = r["t2m_table"]["meta"].get("guidance_scale", 1.0)
     real, m0 = table["Real (ground truth)"], table.get("M0", {})
     if m0:
-        rows.append(["M0 R@1 / Real R@1 (test, batches of 32)",
+        rows.append([f"M0 R@1 / Real R@1 (test, batches of 32, guidance {g_table:g})",
                      f"{m0['R@1']['mean']:.3f} / {real['R@1']['mean']:.3f}", "≥ 0.6 x Real"])  # fmt: skip
         rand = table.get("Random motions", {})
         if rand:
@@ -201,6 +203,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "store": store,
     "motion_tokenizers": motion_tokenizers,
     "eval_notebook05": eval_notebook05,
+    "reference": reference,
 }
 
 
