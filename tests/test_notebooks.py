@@ -42,6 +42,16 @@ def test_numbered_notebook_runs_with_defaults(notebook: Path | None, tmp_path: P
     assert record.output_notebook.is_file()
     if nb.name.startswith("06_"):
         _check_scaling_notebook_shows_the_checked_in_sweep(record)
+    if nb.name.startswith("05_"):
+        _check_reference_models_were_scored(record)
+
+
+def _check_reference_models_were_scored(record) -> None:
+    """With models/reference checked in, notebook 05 scores them (not the fallback of a checkout without them)."""
+    from motionbook_lib.runs import read_metrics
+
+    names = set(read_metrics(record.run_dir)["name"])
+    assert {"reference/Real (ground truth)/R@1", "reference/M0/R@1"} <= names, sorted(names)
 
 
 def _check_scaling_notebook_shows_the_checked_in_sweep(record) -> None:
