@@ -202,3 +202,18 @@ def test_part_continuation_and_inbetween_generation(store_and_tokenizer, tmp_pat
     with pytest.raises(ValueError, match="parts must map"):
         pipe.generate_from_parts({"tail": "wags"})
     assert isinstance(pipe.describe_motion(store.features(2)), str)
+
+
+def test_conditioning_gap_is_logged_during_training_without_changing_it(store_and_tokenizer, tmp_path):
+    from motionbook_lib.runs import read_metrics
+
+    store, tok_dir = store_and_tokenizer
+    plain = train_m0(_config(1), store, tok_dir, tmp_path / "plain", steps=4, progress=False)
+    logged = train_m0(_config(1, gap_every=2, gap_split="train", gap_examples=8), store, tok_dir, tmp_path / "gap",
+                      steps=4, progress=False)  # fmt: skip
+    assert logged.losses == plain.losses and logged.weights_digest == plain.weights_digest  # training untouched
+    m = read_metrics(tmp_path / "gap")
+    gap = m[m["name"] == "val/conditioning_gap_per_motion"]
+    assert gap["step"].tolist() == [2, 4] and gap["value"].notna().all()
+    with pytest.raises(ValueError, match="gap_examples"):
+        M0TrainConfig(gap_examples=1)

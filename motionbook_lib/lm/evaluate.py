@@ -172,6 +172,7 @@ def conditioning_gap(
     batch_size: int = 16,
     seed: int = 0,
     stage: int | None = None,
+    max_examples: int | None = None,
 ) -> dict[str, Any]:
     """How much the caption helps M0 predict its motion: motion-token loss with another motion's caption minus
     the loss with the motion's own caption (0: the model ignores the text).
@@ -186,12 +187,15 @@ def conditioning_gap(
     - ``gap_first_step``: nats per token over the first token step, where the caption matters most.
 
     plus ``motion_loss_own``, ``motion_loss_other``, ``examples``, ``motion_tokens``, ``split``, ``stage``.
+    ``max_examples`` keeps the first that many motions of the split (a cheaper estimate during training).
     A caption of another motion can describe the same action (templated corpora repeat actions), so every gap
     is a lower bound of how much the model reads the text.
     """
     pipe, stage, store = _setup(model_dir_or_pipeline, store, stage)
-    own = _example_losses(pipe, t2m_eval_examples(pipe, store, split, max_frames, stage, seed), batch_size)
-    other = _example_losses(pipe, t2m_eval_examples(pipe, store, split, max_frames, stage, seed, True), batch_size)
+    keep = slice(None, max_examples)
+    own = _example_losses(pipe, t2m_eval_examples(pipe, store, split, max_frames, stage, seed)[keep], batch_size)
+    other = _example_losses(pipe, t2m_eval_examples(pipe, store, split, max_frames, stage, seed, True)[keep],
+                            batch_size)  # fmt: skip
     if not np.array_equal(own[:, 3], other[:, 3]):
         raise RuntimeError("conditioning_gap: the two example sets predict different motion tokens")
     n = own[:, 3]  # (N,) motion tokens per example

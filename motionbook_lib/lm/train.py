@@ -79,7 +79,7 @@ FINAL_DIR = "final"
 PIPELINE_FILE = "m0_pipeline.json"
 CORPUS_FORMAT = "motionbook.m0-corpus"
 #: Settings a run may change when it resumes: they change no example and no step.
-RESUMABLE_FIELDS: tuple[str, ...] = ("max_length",)
+RESUMABLE_FIELDS: tuple[str, ...] = ("max_length", "gap_every")
 
 
 @dataclass
@@ -101,6 +101,11 @@ class M0TrainConfig:
     # probability that a text-to-motion example shows an empty caption, so the same model also learns the
     # unconditional motion distribution that classifier-free guidance at generation (guidance_scale) needs
     caption_dropout: float = 0.0
+    # every k steps, log the conditioning gap (motion-token loss with another motion's caption minus with its
+    # own, lm.evaluate.conditioning_gap) on up to gap_examples motions of gap_split; 0 = off
+    gap_every: int = 0
+    gap_split: str = "val"
+    gap_examples: int = 64
     seed: int = 0
     mixed_precision: str = "no"
     log_every: int = 10
@@ -128,6 +133,8 @@ class M0TrainConfig:
             raise ValueError(f"lora_r must be >= 0, got {self.lora_r}")
         if not 0.0 <= self.caption_dropout < 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
+        if self.gap_every < 0 or self.gap_examples < 2:
+            raise ValueError(f"gap_every must be >= 0 and gap_examples >= 2, got {self.gap_every}, {self.gap_examples}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
         if self.train_subset is not None and (isinstance(self.train_subset, bool) or int(self.train_subset) < 1):
@@ -263,6 +270,23 @@ def make_example(
     if caption_dropout > 0 and template.task == "t2m" and rng.random() < caption_dropout:
         caption = ""
     return build_example(template, codes, vocab, caption, parts, len(codes) * seconds_per_step, rng)
+
+
+def _gap_metrics(model: Any, tok: Any, mtok: Any, vocab: MotionVocab, fps: float, store: MotionStore,
+                 config: M0TrainConfig) -> dict[str, float]:
+    """``val/conditioning_gap*`` of the model in training (:func:`motionbook_lib.lm.evaluate.conditioning_gap`)."""
+    from motionbook_lib.lm.evaluate import conditioning_gap  # evaluate imports this module
+    from motionbook_lib.lm.pipeline import M0Pipeline
+
+    pipe = M0Pipeline(model, tok, mtok, vocab, fps, config.stage)
+    g = conditioning_gap(pipe, store, config.gap_split, config.max_frames, seed=config.seed,
+                         max_examples=config.gap_examples)  # fmt: skip
+    return {
+        "val/conditioning_gap": g["gap"],
+        "val/conditioning_gap_per_motion": g["gap_per_motion"],
+        "val/conditioning_gap_per_motion_ci95": g["gap_per_motion_ci95"],
+        "val/motion_loss": g["motion_loss_own"],
+    }
 
 
 def longest_example(
@@ -571,6 +595,9 @@ def train_m0(
                 append_metrics(out, {"train/loss": step_loss, "train/lr": scheduler.get_last_lr()[0],
                                      "train/tokens_per_s": rate}, step)  # fmt: skip
                 bar.set_postfix(loss=f"{step_loss:.3f}")
+            if main and config.gap_every and (step % config.gap_every == 0 or step == steps):
+                append_metrics(out, _gap_metrics(accelerator.unwrap_model(model), tok, mtok, vocab, fps, store,
+                                                 config), step)  # fmt: skip
             if (config.ckpt_every and step % config.ckpt_every == 0) or step == steps:
                 save_checkpoint()
             if callback is not None:

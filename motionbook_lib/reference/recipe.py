@@ -259,6 +259,7 @@ def run_reference(
     common = dict(batch_size=config.m0_batch, lr=config.m0_lr, max_frames=config.max_frames,
                   seed=config.corpus_seed, cpu_threads=threads, log_every=25, ckpt_every=200,
                   text_vocab_size=config.text_vocab_size, caption_dropout=config.caption_dropout,
+                  gap_every=max(min(config.stage1_steps, config.stage2_steps) // 4, 1),  # the gap, in metrics.jsonl
                   model=M0Config(size=config.m0_size, max_positions=1024))  # fmt: skip
     s1 = timed("m0_stage1", lambda: train_m0(M0TrainConfig(stage=1, **common), store, tok.model_dir,
                                              out / "m0-stage1", config.stage1_steps, progress=progress))  # fmt: skip
