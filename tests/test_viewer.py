@@ -166,3 +166,25 @@ def test_bad_input_names_the_argument(tmp_path) -> None:
         body_mesh(np.full(10, np.nan))
     with pytest.raises(ValueError, match="quats"):
         skin_r97(body_mesh(), np.zeros((21, 4)), np.zeros(3))
+
+
+def _walk(obj):
+    yield obj
+    for child in getattr(obj, "children", ()) or ():
+        yield from _walk(child)
+
+
+def test_floor_lies_flat_through_a_quaternion_not_an_euler_rotation() -> None:
+    """pythreejs's browser side drops Euler orders it lowercases, so objects are turned by quaternions; the floor's
+    turns the plane's normal (+Z) to up (+Y)."""
+    import pythreejs as p3
+    from scipy.spatial.transform import Rotation
+
+    player = motion_player([_motion(10, 0)], mode="sticks", autoplay=False)
+    meshes = [o for o in _walk(player.scene) if isinstance(o, p3.Mesh)]
+    planes = [o for o in meshes if isinstance(o.geometry, p3.PlaneBufferGeometry)]
+    assert len(planes) == 1
+    floor = planes[0]
+    normal = Rotation.from_quat(np.asarray(floor.quaternion, dtype=np.float64)).apply([0.0, 0.0, 1.0])
+    np.testing.assert_allclose(normal, [0.0, 1.0, 0.0], atol=1e-9)
+    assert all(tuple(o.rotation[:3]) == (0.0, 0.0, 0.0) for o in _walk(player.scene) if hasattr(o, "rotation"))

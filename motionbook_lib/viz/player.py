@@ -240,7 +240,9 @@ class MotionPlayer:
             p3.PlaneBufferGeometry(size, size),
             p3.MeshStandardMaterial(color="#e8e6df", roughness=1.0, metalness=0.0),
             position=(float(target[0]), 0.0, float(target[2])),
-            rotation=(-math.pi / 2, 0.0, 0.0, "XYZ"),
+            # -90 degrees about X lays the plane flat, as a quaternion (x, y, z, w): pythreejs' browser side
+            # lowercases an Euler order ("XYZ" -> "xyz"), which three.js ignores, so `rotation=` left a wall
+            quaternion=(-math.sin(math.pi / 4), 0.0, 0.0, math.cos(math.pi / 4)),
             receiveShadow=True,
         )
         grid = p3.GridHelper(
