@@ -79,6 +79,7 @@ __all__ = [
     "collect_motions",
     "format_ci",
     "multimodality_label",
+    "posed_joints",
     "score_motions",
     "t2m_table",
 ]
@@ -203,7 +204,7 @@ def _store_fps(store: MotionStore, rows: np.ndarray) -> float:
     return float(values[0]) if values.size else 20.0
 
 
-def _joints(features: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
+def posed_joints(features: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
     """(T, 135) raw D135 -> (T, 22, 3) joints on the body ``betas`` (neutral when None)."""
     skeleton = Skeleton() if betas is None else Skeleton.from_betas(betas)
     with torch.no_grad():
@@ -319,7 +320,7 @@ def collect_motions(
     fps = _store_fps(store, indices)
     betas = [store.betas(int(i)) for i in indices]
     real_feats = [store.features(int(i)) for i in indices]  # each (T_i, 135)
-    real_joints = [_joints(f, b) for f, b in zip(real_feats, betas, strict=True)]
+    real_joints = [posed_joints(f, b) for f, b in zip(real_feats, betas, strict=True)]
     rows: dict[str, MotionSet] = {ROW_REAL: MotionSet(ROW_REAL, real_feats, real_joints)}
     rows[ROW_REAL].fixed.update(_plausibility_cis(real_joints, fps))
 
@@ -331,7 +332,7 @@ def collect_motions(
             t = (len(real_feats[k]) // alpha) * alpha
             rec = _as_numpy(tok.reconstruct(real_feats[k][:t]))  # (t, 135)
             feats.append(rec)
-            joints.append(_joints(rec, betas[k]))
+            joints.append(posed_joints(rec, betas[k]))
             gt_joints.append(real_joints[k][:t])
         s = MotionSet(ROW_RECON, feats, joints, note=f"cropped to multiples of {alpha} frames")
         s.fixed["MPJPE"] = mean_ci([mpjpe(p, g) for p, g in zip(joints, gt_joints, strict=True)])
@@ -354,7 +355,7 @@ def collect_motions(
                                            guidance_scale=guidance_scale)  # fmt: skip
                 gens.append(_as_numpy(out["features"]))  # (T', 135)
             feats.append(gens[0])
-            joints.append(_joints(gens[0], betas[k]))
+            joints.append(posed_joints(gens[0], betas[k]))
             if k in mm_rows:
                 mm.append(gens)
         s = MotionSet(ROW_M0, feats, joints, mm_features=mm or None)
@@ -368,7 +369,7 @@ def collect_motions(
             raise ValueError(f"{store.path} has no training motions to draw random motions from")
         picks = rng.choice(train, size=len(indices), replace=len(train) < len(indices))
         feats = [store.features(int(i)) for i in picks]
-        joints = [_joints(f, store.betas(int(i))) for f, i in zip(feats, picks, strict=True)]
+        joints = [posed_joints(f, store.betas(int(i))) for f, i in zip(feats, picks, strict=True)]
         s = MotionSet(ROW_RANDOM, feats, joints, note="training motions drawn at random")
         s.fixed.update(_plausibility_cis(joints, fps))
         rows[ROW_RANDOM] = s
@@ -380,7 +381,7 @@ def collect_motions(
         for f in real_feats:
             z = torch.from_numpy(noise_rng.standard_normal(f.shape).astype(np.float32))  # (T, 135) normalised
             feats.append(norm.denormalize(z).numpy().astype(np.float32))
-        joints = [_joints(f, b) for f, b in zip(feats, betas, strict=True)]
+        joints = [posed_joints(f, b) for f, b in zip(feats, betas, strict=True)]
         s = MotionSet(ROW_NOISE, feats, joints, note="N(0, 1) in normalised D135, de-normalised")
         s.fixed.update(_plausibility_cis(joints, fps))
         rows[ROW_NOISE] = s
@@ -442,7 +443,7 @@ def _retrieval_row(motions: EvalMotions, evaluator: Evaluator, text_emb: np.ndar
     d2 = (text_emb**2).sum(1)[:, None] - 2 * text_emb @ train_emb.T + (train_emb**2).sum(1)[None]  # (N, M)
     picks = train[np.argmin(d2, axis=1)]
     feats = [store.features(int(i)) for i in picks]
-    joints = [_joints(f, store.betas(int(i))) for f, i in zip(feats, picks, strict=True)]
+    joints = [posed_joints(f, store.betas(int(i))) for f, i in zip(feats, picks, strict=True)]
     exact = sum(a == train_caps[int(j)] for a, j in zip(motions.captions, np.argmin(d2, axis=1), strict=True))
     note = f"nearest of {len(train)} training captions; {exact}/{len(picks)} identical to the query"
     s = MotionSet(ROW_RETRIEVAL, feats, joints, note=note)

@@ -1,7 +1,7 @@
 """The reference recipe: one resumable command from the built-in corpus to checked, documented models.
 
     python -m motionbook_lib.reference train --out runs/reference --scale cpu     # resumable; Ctrl-C and rerun
-    python -m motionbook_lib.reference card --out runs/reference                   # MODEL_CARD.md from results
+    python -m motionbook_lib.reference card --run runs/reference                   # MODEL_CARD.md from results
 
 Steps (each skipped when its output exists, each trainer resumes from its last checkpoint):
 
@@ -10,7 +10,7 @@ Steps (each skipped when its output exists, each trainer resumes from its last c
 3. train the text-motion evaluator (frozen MiniLM text side) on the same store;
 4. train M0 stage 1 (text-motion alignment) then stage 2 (instruction tuning), with caption dropout so that
    generation can use classifier-free guidance;
-5. evaluate (``eval/*.json``): the tokenizer on the test split (MPJPE, PA-MPJPE, kinematic claims of its
+5. evaluate (``eval/*.json``): the tokenizer on the test split (MPJPE, root path, skating, kinematic claims of its
    reconstructions next to the ground truth's), M0's conditioning gap, the kinematic prompt check
    (:data:`~motionbook_lib.eval.claims.PROMPTS` x seeds, with the other-prompt baseline), and the text-to-motion
    table scored by the evaluator;
@@ -124,16 +124,6 @@ def _cached(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return value
 
 
-def _joints(features: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
-    from motionbook_lib.features.d135 import d135_to_joints
-    from motionbook_lib.skeleton import Skeleton
-
-    skeleton = Skeleton() if betas is None else Skeleton.from_betas(betas)
-    with torch.no_grad():
-        x = torch.as_tensor(np.ascontiguousarray(features), dtype=torch.float32)
-        return d135_to_joints(x, skeleton).numpy().astype(np.float64)  # (T, 22, 3)
-
-
 def _rate_summary(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "rate": r["rate"],
@@ -146,6 +136,7 @@ def _rate_summary(r: dict[str, Any]) -> dict[str, Any]:
 def evaluate_tokenizer_claims(store: MotionStore, tokenizer: Any, split: str = "test", limit: int = 300) -> dict:
     """Kinematic claims of the split's captions on the ground truth and on the tokenizer's reconstructions."""
     from motionbook_lib.eval.claims import claim_rate
+    from motionbook_lib.eval.table import posed_joints
 
     rows = [int(r) for r in store.split(split)][:limit]
     alpha = int(tokenizer.config.alpha)
@@ -157,8 +148,8 @@ def evaluate_tokenizer_claims(store: MotionStore, tokenizer: Any, split: str = "
         with torch.no_grad():
             rec = np.asarray(tokenizer.reconstruct(f), dtype=np.float32)
         captions.append(list(store.captions(r)))
-        real.append(_joints(f, betas))
-        recon.append(_joints(rec, betas))
+        real.append(posed_joints(f, betas))
+        recon.append(posed_joints(rec, betas))
     fps = float(store.info.get("fps") or 20.0)
     return {
         "split": split,
