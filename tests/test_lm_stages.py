@@ -217,3 +217,83 @@ def test_conditioning_gap_is_logged_during_training_without_changing_it(store_an
     assert gap["step"].tolist() == [2, 4] and gap["value"].notna().all()
     with pytest.raises(ValueError, match="gap_examples"):
         M0TrainConfig(gap_examples=1)
+
+
+def test_task_weights_set_the_task_mix_and_none_keeps_the_uniform_draw(store_and_tokenizer, monkeypatch):
+    store, _ = store_and_tokenizer
+    tasks: list[str] = []
+    real = lm_train.build_example
+
+    def spy(template, *args, **kwargs):
+        tasks.append(template.task)
+        return real(template, *args, **kwargs)
+
+    monkeypatch.setattr(lm_train, "build_example", spy)
+    rows = store.split("train")
+    offsets = np.arange(len(rows) + 1) * 6
+    corpus = MotionCorpus(np.zeros((int(offsets[-1]), 6), dtype=np.int64), offsets, rows)
+    vocab = MotionVocab(16, 6)
+    weights = {"t2m": 6.0, "m2t": 2.0, "part_t2m": 1.0, "continuation": 1.0, "inbetween": 0.0}
+    for epoch in range(60):
+        for i in range(len(corpus)):
+            make_example(corpus, store, vocab, i, 2, 0, epoch, 0.2, task_weights=weights)
+    share = {t: tasks.count(t) / len(tasks) for t in TASKS}
+    n = len(tasks)
+    for task, w in weights.items():  # every motion has part lines and >= 3 steps: all tasks are possible
+        expected = w / sum(weights.values())
+        assert abs(share[task] - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-9, (task, share)
+    assert share["inbetween"] == 0.0
+    # without weights the draw is the uniform one over the 52 templates, as before the option
+    tasks.clear()
+    a = make_example(corpus, store, vocab, 3, 2, 0, 5, 0.2)
+    b = make_example(corpus, store, vocab, 3, 2, 0, 5, 0.2, task_weights=None)
+    assert a == b
+    with pytest.raises(ValueError, match="task_weights"):
+        M0TrainConfig(task_weights={"dance": 1.0})
+    with pytest.raises(ValueError, match="task_weights"):
+        M0TrainConfig(task_weights={"t2m": 0.0})
+
+
+def _stop_at(step: int):
+    def callback(s: int, loss: float) -> None:
+        if s == step:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+def test_code_corruption_replaces_answer_motion_tokens_only_and_keeps_labels(store_and_tokenizer, tmp_path):
+    from motionbook_lib.lm.dataset import answer_mask, collate_examples, corrupt_motion_inputs, encode_example
+
+    store, tok_dir = store_and_tokenizer
+    r = train_m0(_config(1), store, tok_dir, tmp_path / "plain", steps=1, progress=False)
+    tok = AutoTokenizer.from_pretrained(r.model_dir)
+    vocab = MotionVocab(16, 6)
+    motion = vocab.to_text(np.arange(60).reshape(10, 6) % 16)
+    examples = [encode_example(tok, f"Continue this motion: {motion}", motion),
+                encode_example(tok, f"Describe this motion: {motion}", "A person waves.")]  # fmt: skip
+    batch = collate_examples(examples, tok.pad_token_id)
+    ids = torch.tensor(motion_token_ids(tok, vocab)[2])
+    where = answer_mask(examples)
+    out = corrupt_motion_inputs(batch["input_ids"], where, ids, 0.5, torch.Generator().manual_seed(0))
+    changed = out != batch["input_ids"]
+    assert not changed[~where].any()  # prompts (the motion shown to continue or caption) are never touched
+    assert not changed[1].any()  # a text answer has no motion token to corrupt
+    answer_motion = torch.isin(batch["input_ids"][0], ids) & where[0]
+    assert answer_motion.sum() == 60 and changed[0][~answer_motion].sum() == 0
+    assert 15 <= int(changed[0].sum()) <= 45  # about half of the 60 (a random code may equal the true one)
+    assert torch.isin(out[0][changed[0]], ids).all()  # replaced by motion tokens, nothing else
+    unchanged = corrupt_motion_inputs(batch["input_ids"], where, ids, 0.0, torch.Generator())
+    assert torch.equal(unchanged, batch["input_ids"])
+    # training with corruption reads other inputs, so it ends on other weights; the draws depend only on
+    # (seed, step, batch), so a run stopped and resumed ends on the same weights as one run straight through
+    cfg = _config(1, code_corruption=0.5, ckpt_every=1)
+    c = train_m0(cfg, store, tok_dir, tmp_path / "corrupt", steps=3, progress=False)
+    assert c.weights_digest != train_m0(_config(1), store, tok_dir, tmp_path / "plain3", steps=3,
+                                        progress=False).weights_digest  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        train_m0(cfg, store, tok_dir, tmp_path / "resumed", steps=3, progress=False, callback=_stop_at(2))
+    resumed = train_m0(cfg, store, tok_dir, tmp_path / "resumed", steps=3, progress=False)
+    assert resumed.resumed_from == 2 and resumed.weights_digest == c.weights_digest
+    with pytest.raises(ValueError, match="code_corruption"):
+        M0TrainConfig(code_corruption=1.0)

@@ -21,11 +21,11 @@ def encode_example(
     if len(ids) > max_length:
         raise ValueError(f"example of {len(ids)} tokens exceeds max_length {max_length} (prompt {len(p)} tokens)")
     labels = ([-100] * len(p) if target_only else p) + a
-    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels)}
+    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "answer_start": torch.tensor(len(p))}
 
 
 def collate_examples(batch: list[dict[str, torch.Tensor]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a list of examples: input_ids / labels / attention_mask of shape (B, L)."""
+    """Right-pad a list of examples: input_ids / labels / attention_mask of shape (B, L), the model's inputs."""
     L = max(len(b["input_ids"]) for b in batch)
     ids = torch.full((len(batch), L), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), L), -100, dtype=torch.long)
@@ -34,3 +34,34 @@ def collate_examples(batch: list[dict[str, torch.Tensor]], pad_id: int) -> dict[
         n = len(b["input_ids"])
         ids[i, :n], labels[i, :n], mask[i, :n] = b["input_ids"], b["labels"], 1
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def answer_mask(batch: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+    """(B, L) bool, True on each example's answer tokens (what the model generates at inference), padded as
+    :func:`collate_examples` pads."""
+    L = max(len(b["input_ids"]) for b in batch)
+    out = torch.zeros((len(batch), L), dtype=torch.bool)
+    for i, b in enumerate(batch):
+        out[i, int(b["answer_start"]) : len(b["input_ids"])] = True
+    return out
+
+
+def corrupt_motion_inputs(
+    input_ids: torch.Tensor,  # (B, L)
+    where: torch.Tensor,  # (B, L) bool: positions that may be corrupted (the answers)
+    motion_ids: torch.Tensor,  # (K,) token ids of <motion_id_0..K-1>
+    rate: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """``input_ids`` with a ``rate`` share of the motion tokens in ``where`` replaced by random motion tokens.
+
+    Labels are left alone, so the model still predicts the true next token, but from a history that is partly
+    wrong: it cannot copy the motion so far and must read the caption, and it learns to recover from its own
+    sampling errors at generation (T2M-GPT trains its transformer on codes corrupted this way).
+    """
+    if rate <= 0:
+        return input_ids
+    is_motion = torch.isin(input_ids, motion_ids) & where
+    flip = (torch.rand(input_ids.shape, generator=generator) < rate) & is_motion
+    random_ids = motion_ids[torch.randint(len(motion_ids), input_ids.shape, generator=generator)]
+    return torch.where(flip, random_ids, input_ids)

@@ -54,7 +54,7 @@ from safetensors.torch import load_file, save
 
 from motionbook_lib import atomic
 from motionbook_lib.data.store import MotionStore
-from motionbook_lib.lm.dataset import collate_examples, encode_example
+from motionbook_lib.lm.dataset import answer_mask, collate_examples, corrupt_motion_inputs, encode_example
 from motionbook_lib.lm.modeling_m0 import M0Config, build_m0
 from motionbook_lib.lm.templates import _lc, build_example, templates_for
 from motionbook_lib.lm.text_tokenizer import add_motion_tokens, load_text_tokenizer, train_text_tokenizer
@@ -101,6 +101,11 @@ class M0TrainConfig:
     # probability that a text-to-motion example shows an empty caption, so the same model also learns the
     # unconditional motion distribution that classifier-free guidance at generation (guidance_scale) needs
     caption_dropout: float = 0.0
+    # share of the motion tokens in each answer that the model reads replaced by random motion tokens (the labels
+    # stay true): the history no longer predicts the next token by itself, so the model must read the caption
+    code_corruption: float = 0.0
+    # task -> weight of the template draw (e.g. {"t2m": 4, "m2t": 2, ...}); None: uniform over templates
+    task_weights: dict[str, float] | None = None
     # every k steps, log the conditioning gap (motion-token loss with another motion's caption minus with its
     # own, lm.evaluate.conditioning_gap) on up to gap_examples motions of gap_split; 0 = off
     gap_every: int = 0
@@ -133,6 +138,16 @@ class M0TrainConfig:
             raise ValueError(f"lora_r must be >= 0, got {self.lora_r}")
         if not 0.0 <= self.caption_dropout < 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
+        if self.task_weights is not None:
+            from motionbook_lib.lm.templates import TASKS
+
+            bad = sorted(set(self.task_weights) - set(TASKS))
+            if bad or any(not float(w) >= 0 for w in self.task_weights.values()) or not sum(self.task_weights.values()):
+                raise ValueError(f"task_weights must map tasks {TASKS} to weights >= 0 (not all 0), "
+                                 f"got {self.task_weights}")  # fmt: skip
+            self.task_weights = {k: float(v) for k, v in sorted(self.task_weights.items())}
+        if not 0.0 <= self.code_corruption < 1.0:
+            raise ValueError(f"code_corruption must be in [0, 1), got {self.code_corruption}")
         if self.gap_every < 0 or self.gap_examples < 2:
             raise ValueError(f"gap_every must be >= 0 and gap_examples >= 2, got {self.gap_every}, {self.gap_examples}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
@@ -249,12 +264,14 @@ def subset_corpus(corpus: MotionCorpus, k: int, seed: int = 1234) -> MotionCorpu
 
 def make_example(
     corpus: MotionCorpus, store: MotionStore, vocab: MotionVocab, i: int, stage: int, seed: int, epoch: int,
-    seconds_per_step: float, caption_dropout: float = 0.0,
+    seconds_per_step: float, caption_dropout: float = 0.0, task_weights: dict[str, float] | None = None,
 ) -> tuple[str, str]:
     """(prompt, answer) for motion ``i``; the template and paraphrases depend only on (seed, epoch, i).
 
     With ``caption_dropout`` > 0 a text-to-motion example's caption is empty with that probability (drawn from
     the same stream after the caption, so 0 gives exactly the examples of a run without dropout).
+    ``task_weights`` (task -> weight) draws the task first, then one of its templates; None draws uniformly over
+    the stage's templates (so each task weighs as many templates as it has).
     """
     rng = np.random.default_rng([seed, epoch, i, 7])
     codes = corpus.motion_codes(i)  # (S, P)
@@ -265,6 +282,13 @@ def make_example(
         t for t in templates_for(stage=stage)
         if not (t.task in ("continuation", "inbetween") and len(codes) < 3) and not (t.task == "part_t2m" and not parts)
     ]  # fmt: skip
+    if task_weights:
+        tasks = sorted({t.task for t in candidates if task_weights.get(t.task, 0) > 0})
+        if not tasks:
+            raise ValueError(f"task_weights {task_weights} gives no weight to a task that motion {row} can make")
+        w = np.array([task_weights[t] for t in tasks], dtype=np.float64)
+        task = tasks[int(rng.choice(len(tasks), p=w / w.sum()))]
+        candidates = [t for t in candidates if t.task == task]
     template = candidates[int(rng.integers(len(candidates)))]
     caption = captions[int(rng.integers(len(captions)))]
     if caption_dropout > 0 and template.task == "t2m" and rng.random() < caption_dropout:
@@ -476,6 +500,9 @@ def train_m0(
     accelerator.wait_for_everyone()
     corpus = tokenize_corpus(store, mtok, "train", config.max_frames, corpus_file, identity)
     fingerprint = config.to_dict()
+    for key in ("code_corruption", "task_weights"):  # runs without these keep the fingerprint they had before
+        if not fingerprint[key]:
+            del fingerprint[key]
     if config.train_subset is None:  # runs without a subset keep the fingerprint they had before the option
         del fingerprint["train_subset"], fingerprint["subset_seed"]
     else:
@@ -558,6 +585,9 @@ def train_m0(
 
         write_checkpoint(out, step, accelerator, save_model, optimizer, state, config.keep_checkpoints)
 
+    from motionbook_lib.lm.text_tokenizer import motion_token_ids
+
+    motion_ids = torch.tensor(motion_token_ids(tok, vocab)[2])
     losses: dict[int, float] = {}
     n_tokens, t0 = 0, time.perf_counter()
     bar = tqdm(total=steps, initial=step, disable=not (progress and main), desc=f"M0 stage {config.stage}")
@@ -571,11 +601,18 @@ def train_m0(
                 idx = next(batches)
                 examples = [
                     encode_example(tok, *make_example(corpus, store, vocab, i, config.stage, config.seed, epoch,
-                                                      seconds_per_step, config.caption_dropout),
+                                                      seconds_per_step, config.caption_dropout,
+                                                      config.task_weights),
                                    target_only=config.target_only, max_length=max_length)
                     for i in idx
                 ]  # fmt: skip
-                batch = {k: v.to(accelerator.device) for k, v in collate_examples(examples, tok.pad_token_id).items()}
+                batch = collate_examples(examples, tok.pad_token_id)
+                if config.code_corruption:  # drawn from (seed, rank, step, micro-batch): the same after a resume
+                    seq = np.random.SeedSequence([config.seed, rank, step, batch_in_epoch, 11])
+                    g = torch.Generator().manual_seed(int(seq.generate_state(1, np.uint64)[0] >> 1))
+                    batch["input_ids"] = corrupt_motion_inputs(batch["input_ids"], answer_mask(examples), motion_ids,
+                                                               config.code_corruption, g)  # fmt: skip
+                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
                 n_tokens += int(batch["attention_mask"].sum()) * world
                 with accelerator.accumulate(model):
                     loss = model(**batch).loss
