@@ -455,3 +455,28 @@ def test_cli_info_merge_and_build(
     store = MotionStore(out_dir)
     assert list(store.ids) == [motion_id("synthetic", i) for i in range(3, 6)]
     assert store.info["build"]["config"]["seed"] == 3
+
+
+def test_built_in_corpus_is_rebuilt_when_the_generator_changed(tmp_path, monkeypatch, capsys):
+    """A default store records the generator's fingerprint; one made by an older generator is rebuilt, never reused."""
+    import motionbook_lib.data.explore as explore
+    from motionbook_lib.data.synthetic import generator_fingerprint
+
+    monkeypatch.setattr(explore, "project_root", lambda: tmp_path)
+    store = explore.open_or_build_store(None, n=6, seed=0, workers=1)
+    info_file = store.path / "store.json"
+    info = json.loads(info_file.read_text())
+    assert info["build"]["generator_fingerprint"] == generator_fingerprint(0)
+    first = store.features(0).copy()
+    info["build"]["generator_fingerprint"] = "sha256:0000000000000000"  # as if an older generator had built it
+    info_file.write_text(json.dumps(info))
+    again = explore.open_or_build_store(None, n=6, seed=0, workers=1)
+    assert "older version of the built-in generator" in capsys.readouterr().err
+    assert json.loads(info_file.read_text())["build"]["generator_fingerprint"] == generator_fingerprint(0)
+    assert np.array_equal(again.features(0), first)
+    # building into a folder that holds another generator's output names the field
+    info = json.loads(info_file.read_text())
+    info["build"]["generator_fingerprint"] = "sha256:0000000000000000"
+    info_file.write_text(json.dumps(info))
+    with pytest.raises(FileExistsError, match="generator_fingerprint.*output changed"):
+        build_store(store.path, 6, source="synthetic", workers=1, progress=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -28,11 +29,19 @@ def open_or_build_store(
     """
     if path:
         return MotionStore(path)
-    out = project_root() / "data" / f"synthetic-{n}-seed{seed}"
-    if not (out / STORE_JSON).exists():
-        from motionbook_lib.data.synthetic import SyntheticConfig
+    from motionbook_lib.data.synthetic import SyntheticConfig, generator_fingerprint
 
-        build_store(out, n, source="synthetic", config=SyntheticConfig(seed=seed), workers=workers, progress=False)
+    out = project_root() / "data" / f"synthetic-{n}-seed{seed}"
+    stale = False
+    if (out / STORE_JSON).exists():
+        built = (MotionStore(out, verify=False).info.get("build") or {}).get("generator_fingerprint")
+        stale = built != generator_fingerprint(seed)
+        if stale:
+            print(f"[motionbook] {out}: built by an older version of the built-in generator ({built}); rebuilding",
+                  file=sys.stderr)  # fmt: skip
+    if stale or not (out / STORE_JSON).exists():
+        build_store(out, n, source="synthetic", config=SyntheticConfig(seed=seed), workers=workers, progress=False,
+                    overwrite=stale)  # fmt: skip
     return MotionStore(out)
 
 

@@ -1325,15 +1325,21 @@ def build_store(
         "config": _config_dict(config),
         "generator": f"{getattr(gen, '__module__', '?')}.{getattr(gen, '__qualname__', '?')}",
     }
+    if source == "synthetic" and generator is None:  # the built-in generator: which version of its output
+        from motionbook_lib.data.synthetic import generator_fingerprint
+
+        info["generator_fingerprint"] = generator_fingerprint(getattr(config, "seed", 0))
     if overwrite:
         _remove_store_dir(out)
     if (out / STORE_JSON).exists():
         existing = MotionStore(out, verify=False)
         build = existing.info.get("build") or {}
         if any(build.get(k) != v for k, v in info.items()):
+            changed = sorted(k for k, v in info.items() if build.get(k) != v)
             raise FileExistsError(
-                f"{out / STORE_JSON}: a store built with other settings exists; "
-                "use overwrite=True (CLI --overwrite) or another folder"
+                f"{out / STORE_JSON}: a store built with other settings exists (field(s) {', '.join(changed)}"
+                + ("; the built-in generator's output changed since" if "generator_fingerprint" in changed else "")
+                + "); use overwrite=True (CLI --overwrite) or another folder"
             )
         return out
     writer = StoreWriter(out, shard_frames=shard_frames, source=source, info=info)

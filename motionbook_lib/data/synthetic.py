@@ -1326,8 +1326,9 @@ def _b_knee_raise(ctx: _Ctx, budget: float) -> _Seg | None:
     reps = int(rng.integers(1, 4)) if mode != "both" else 2 * int(rng.integers(1, 3))
     hold = rng.uniform(0.3, 0.8)
     per = 0.9 + hold
-    while reps > 1 and 0.6 + reps * per > budget:
-        reps -= 1
+    least, step = (2, 2) if mode == "both" else (1, 1)  # alternating legs raise each at least once
+    while reps > least and 0.6 + reps * per > budget:
+        reps -= step
     dur = 0.6 + reps * per
     if dur > budget:
         return None
@@ -1406,7 +1407,12 @@ def _ov_wave(ctx: _Ctx, tr: _Track, t: np.ndarray, t0: float, t1: float, side: s
 def _ov_punch(ctx: _Ctx, tr: _Track, t: np.ndarray, t0: float, t1: float, side: str) -> dict:
     rng, body = ctx.rng, ctx.body
     n_p = int(rng.integers(1, 5))
-    gap = (t1 - t0 - 2 * _BLEND) / max(n_p, 1)
+    core = t1 - t0 - 2 * _BLEND
+    # "both" alternates hands, so it throws at least two; a hand's punch takes 0.45 s, so the same hand's punches
+    # start >= 0.55 s apart (closer ones merge into one and the caption's count is wrong)
+    spacing = 0.275 if side == "both" else 0.55
+    n_p = min(max(n_p, 2) if side == "both" else n_p, max(2 if side == "both" else 1, int(core / spacing)))
+    gap = core / max(n_p, 1)
     w = _overlay_window(t, t0, t1)
     guard = np.array([-0.1, 0.04, 0.22])
     out = np.array([-0.12, 0.03, 0.0])
@@ -1444,13 +1450,17 @@ def _ov_clap(ctx: _Ctx, tr: _Track, t: np.ndarray, t0: float, t1: float, side: s
     rng, body = ctx.rng, ctx.body
     f = rng.uniform(1.5, 2.6)
     w = _overlay_window(t, t0, t1)
-    gap = 0.035 + 0.1 * (0.5 + 0.5 * np.cos(2 * np.pi * f * (t - t0 - _BLEND)))
+    # whole open-close cycles inside the fully blended-in part of the window only, hands apart outside it: the
+    # hands close exactly `claps` times (a closing during the blend-in or -out made captions count one too few)
+    core = max(t1 - t0 - 2 * _BLEND, 1e-6)
+    claps = int(max(1, math.floor(core * f)))
+    u = np.clip((t - t0 - _BLEND) / core, 0.0, 1.0)
+    gap = 0.035 + 0.1 * (0.5 + 0.5 * np.cos(2 * np.pi * claps * u))
     for s in (0, 1):
         tr.ov_arm[:, s] = np.stack([-body.shoulder_x + gap, np.full_like(t, -0.1), np.full_like(t, 0.33)], -1)
         tr.ov_pole[:, s] = np.array([0.7, -1.0, -0.1])
         tr.ov_w[:, s] = w
-    claps = int(max(1, math.floor((t1 - t0 - 2 * _BLEND) * f)))
-    return {"side": "both", "frequency": round(f, 2), "claps": claps}
+    return {"side": "both", "frequency": round(claps / core, 2), "claps": claps}
 
 
 def _ov_reach(ctx: _Ctx, tr: _Track, t: np.ndarray, t0: float, t1: float, side: str) -> dict:
@@ -2454,3 +2464,18 @@ def generate_corpus(n: int, config: SyntheticConfig | None = None, start: int = 
     cfg = SyntheticConfig() if config is None else config
     for i in range(start, start + n):
         yield generate_motion(i, cfg)
+
+
+def generator_fingerprint(seed: int = 0, n: int = 16) -> str:
+    """``sha256:<16 hex>`` of the first ``n`` motions this generator makes for ``seed`` (D135 features and
+    captions): it changes exactly when the generator's output does. Stores built from the generator record it,
+    so a stale built-in corpus is rebuilt, and the reference models' card records the corpus they were trained on."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for i in range(n):
+        m = generate_motion(i, SyntheticConfig(seed=seed))
+        h.update(np.ascontiguousarray(m.to_d135().numpy(), dtype=np.float32).tobytes())
+        h.update(json.dumps(m.meta.get("caption"), sort_keys=True).encode())
+    return "sha256:" + h.hexdigest()[:16]
