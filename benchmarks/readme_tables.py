@@ -188,6 +188,16 @@ def reference(folder: Path | None = None) -> str:
         if rand:
             rows.append(["M0 FID / random real motions' FID",
                          f"{m0['FID']['mean']:.3f} / {rand['FID']['mean']:.3f}", "≤ random"])  # fmt: skip
+    m2t = r.get("m2t")
+    if m2t:
+        ret, mc = m2t["retrieval"], m2t["claims"]
+        rows.append([f"captions: M0 R@1 / real captions' R@1 (test, batches of {ret['batch_size']})",
+                     f"{ret['generated']['R@1']['mean']:.3f} / {ret['real']['R@1']['mean']:.3f}",
+                     "≥ 0.6 x real"])  # fmt: skip
+        rows.append(["captions: BLEU-4 / ROUGE-L", f"{m2t['BLEU-4']:.3f} / {m2t['ROUGE-L']:.3f}", "reported"])
+        rows.append(["captions: claims that hold on their motions",
+                     f"{pct(mc['generated']['rate'])} (real {pct(mc['real']['rate'])}, caption of another motion "
+                     f"{pct(mc['other_motion_baseline']['rate'])})", "reported"])  # fmt: skip
     hours = sum(summary["timings_s"].values()) / 3600
     return (
         f"{_table(['measurement', 'value', 'target (issue 20)'], rows)}\n\n{summary['corpus']['motions']:,} "

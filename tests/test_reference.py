@@ -24,13 +24,17 @@ def test_every_step_leaves_its_results(smoke_run):
     out, summary = smoke_run
     results = summary["results"]
     assert set(results) == {"tokenizer", "conditioning_gap_stage1", "conditioning_gap_stage2", "prompt_check_g1",
-                            "prompt_check_g3", "paraphrase_check", "t2m_table"}  # fmt: skip
+                            "prompt_check_g3", "paraphrase_check", "t2m_table", "m2t"}  # fmt: skip
     assert json.loads((out / "results.json").read_text()) == summary
     claims = results["tokenizer"]["claims"]
     assert claims["ground_truth"]["rate"] > 0.9  # the checker on real motions: its ceiling
     p = results["prompt_check_g1"]
     assert p["prompts"] == 46 and p["own"]["claims"] > 0 and p["other_prompt_baseline"]["claims"] > 0
     assert summary["corpus"]["generator_fingerprint"] == corpus_fingerprint(0)
+    m2t = results["m2t"]
+    assert m2t["motions"] == summary["corpus"]["splits"]["test"] and m2t["retrieval"]["batch_size"] == 4
+    assert m2t["claims"]["real"]["rate"] > 0.9  # the real captions hold on their own motions
+    assert m2t["retrieval"]["real"]["R@1"]["mean"] > 0.25  # the evaluator retrieves real captions above 1/4 chance
     for name in ("tokenizer", "evaluator", "m0_stage1", "m0_stage2"):
         assert (out / summary["models"][name].split(str(out) + "/")[-1]).is_dir()
 
@@ -42,6 +46,9 @@ def test_card_numbers_come_from_the_results(smoke_run):
     assert f"guidance scale 3: {100 * p['own']['rate']:.1f}% of {p['own']['claims']} claims hold" in card
     assert summary["corpus"]["generator_fingerprint"] in card
     assert "--scale smoke" in card
+    m2t = summary["results"]["m2t"]
+    assert f"BLEU-4 {m2t['BLEU-4']:.3f} and ROUGE-L {m2t['ROUGE-L']:.3f}" in card
+    assert f"{m2t['retrieval']['r1_ratio']:.2f} x that of the real captions" in card
 
 
 def test_rerun_is_a_no_op_and_other_settings_are_refused(smoke_run, capsys):

@@ -24,6 +24,34 @@ def _kinds(own: dict[str, float], other: dict[str, float] | None = None) -> str:
     return "\n".join(rows)
 
 
+def _m2t_lines(m: dict[str, Any]) -> list[str]:
+    ret, claims = m["retrieval"], m["claims"]
+
+    def ci(x: dict[str, float]) -> str:
+        return f"{x['mean']:.3f} ± {x['ci95']:.3f}"
+
+    ratio = ret["r1_ratio"]
+    lines = [
+        "## Motion-to-text (test split)",
+        "",
+        f"M0 captions {m['motions']} test motions (greedy decoding); BLEU-4 {m['BLEU-4']:.3f} and ROUGE-L "
+        f"{m['ROUGE-L']:.3f} against their reference captions (lowercased words, torchmetrics).",
+        "",
+        "| captions | R@1 | R@3 | MM-Dist | kinematic claims that hold on the motion |",
+        "| --- | --- | --- | --- | --- |",
+        f"| real (first caption) | {ci(ret['real']['R@1'])} | {ci(ret['real']['R@3'])} | "
+        f"{ci(ret['real']['MM-Dist'])} | {_pct(claims['real']['rate'])} |",
+        f"| M0 | {ci(ret['generated']['R@1'])} | {ci(ret['generated']['R@3'])} | {ci(ret['generated']['MM-Dist'])} "
+        f"| {_pct(claims['generated']['rate'])} |",
+        f"| M0's caption of another motion | – | – | – | {_pct(claims['other_motion_baseline']['rate'])} |",
+        "",
+        f"R@1 of M0's captions is {ratio:.2f} x that of the real captions (target >= 0.6); R-precision batches of "
+        f"{ret['batch_size']}, {ret['repeats']} repeats." if ratio is not None else "",
+        "",
+    ]
+    return lines
+
+
 def render_card(summary: dict[str, Any], command: str = "python -m motionbook_lib.reference train") -> str:
     """The card's markdown for one ``results.json`` summary."""
     cfg, res, corpus = summary["config"], summary["results"], summary["corpus"]
@@ -54,6 +82,12 @@ def render_card(summary: dict[str, Any], command: str = "python -m motionbook_li
         f"- M0: `{cfg['m0_size']}` preset, stage 1 {cfg['stage1_steps']} + stage 2 {cfg['stage2_steps']} steps of "
         f"batch {cfg['m0_batch']}, motions cropped to {cfg['max_frames']} frames, caption dropout "
         f"{cfg['caption_dropout']} (for classifier-free guidance; generation uses scale {cfg['guidance_scale']}).",
+        f"- M0 text conditioning: {_pct(cfg.get('code_corruption', 0.0))} of the motion tokens it reads in each "
+        "answer replaced by random ones while the labels stay true (T2M-GPT's code corruption: the history alone "
+        "no longer predicts the next token, so the model must read the caption); stage 2 task mix "
+        + (", ".join(f"{k} {v:g}" for k, v in cfg["stage2_task_weights"].items())
+           if cfg.get("stage2_task_weights") else "uniform over the 52 templates")
+        + ". The paper's plain M0 is the same with corruption 0 and a uniform mix (`M0TrainConfig` defaults).",
         "",
         "## Tokenizer (test split)",
         "",
@@ -108,6 +142,8 @@ def render_card(summary: dict[str, Any], command: str = "python -m motionbook_li
     lines += ["", f"{meta['motions']} motions, batches of {meta['batch_size']}, {meta['repeats']} repeats; "
               f"M0 generations at guidance scale {meta.get('guidance_scale', 1.0):g}; "
               f"MultiModality {meta.get('multimodality', '–')}.", ""]  # fmt: skip
+    if "m2t" in res:
+        lines += _m2t_lines(res["m2t"])
     return "\n".join(lines)
 
 

@@ -13,7 +13,8 @@ Steps (each skipped when its output exists, each trainer resumes from its last c
 5. evaluate (``eval/*.json``): the tokenizer on the test split (MPJPE, root path, skating, kinematic claims of its
    reconstructions next to the ground truth's), M0's conditioning gap, the kinematic prompt check
    (:data:`~motionbook_lib.eval.claims.PROMPTS` x seeds, with the other-prompt baseline), and the text-to-motion
-   table scored by the evaluator;
+   table scored by the evaluator, and captioning (``m2t``: BLEU-4, ROUGE-L, the evaluator's R@k of the captions
+   against the real captions', and the kinematic claims of the captions checked on their motions);
 6. ``results.json`` gathers every number; ``MODEL_CARD.md`` is written from it.
 
 Every trainer goes through ``accelerate``, so the same command uses a GPU when there is one; ``--scale gpu``
@@ -27,7 +28,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,13 @@ from motionbook_lib.data.store import MotionStore
 __all__ = ["SCALES", "ReferenceConfig", "corpus_fingerprint", "prompt_check", "run_reference", "scaled"]
 
 #: Version of the recipe's outputs; bump when the steps change what they write.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
+
+#: Stage 2's task mix (weights of the template draw): text-to-motion first, so that instruction tuning keeps the
+#: text conditioning stage 1 taught (drawn uniformly over the 52 templates, the motion-only continuation and
+#: in-betweening tasks are 29% of stage 2 and the conditioning gap fell to zero).
+STAGE2_TASK_WEIGHTS: dict[str, float] = {"t2m": 4.0, "m2t": 2.0, "part_t2m": 2.0, "continuation": 1.0,
+                                         "inbetween": 1.0}  # fmt: skip
 
 
 @dataclass
@@ -60,18 +67,23 @@ class ReferenceConfig:
     tok_window: int = 64
     tok_lr: float = 2e-3
     tok_w_global_joints: float = 1.0  # global joints after FK with the decoded root: pelvis height (sit, jump)
+    tok_w_foot_contact: float = 1.0  # horizontal foot steps where the target's feet are planted (skating)
     # evaluator
     eval_steps: int = 600
     eval_batch: int = 64
     # M0
     m0_size: str = "mini"
-    stage1_steps: int = 2000
-    stage2_steps: int = 800
+    stage1_steps: int = 3000
+    stage2_steps: int = 1000
     m0_batch: int = 16
     m0_lr: float = 1e-3
     max_frames: int = 200  # the corpus's longest clip (10 s at 20 fps): no caption loses its last segment to a crop
     text_vocab_size: int = 1000
     caption_dropout: float = 0.1
+    # share of the answer's motion tokens the model reads replaced by random ones (labels stay true): the history
+    # no longer predicts the next token by itself, so the model must read the caption (T2M-GPT's corruption)
+    code_corruption: float = 0.5
+    stage2_task_weights: dict[str, float] | None = field(default_factory=lambda: dict(STAGE2_TASK_WEIGHTS))
     # evaluation
     guidance_scale: float = 3.0
     prompt_seeds: int = 3
@@ -79,6 +91,8 @@ class ReferenceConfig:
     table_repeats: int = 20
     mm_captions: int = 10
     mm_generations: int = 3
+    m2t_motions: int = 0  # test motions captioned for the motion-to-text scores; 0 = all
+    m2t_batch: int = 32  # R-precision batch of the captions (32 in the protocol)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,7 +104,8 @@ SCALES: dict[str, ReferenceConfig] = {
     "smoke": ReferenceConfig(n_motions=120, tok_width=16, tok_depth=1, tok_bits=4, tok_steps=20, tok_batch=8,
                              tok_window=32, eval_steps=10, eval_batch=16, m0_size="tiny", stage1_steps=10,
                              stage2_steps=5, m0_batch=4, max_frames=48, text_vocab_size=300, prompt_seeds=1,
-                             prompt_seconds=2.0, table_repeats=2, mm_captions=2, mm_generations=2, threads=1),
+                             prompt_seconds=2.0, table_repeats=2, mm_captions=2, mm_generations=2, m2t_batch=4,
+                             threads=1),
     "cpu": ReferenceConfig(),
     "gpu": ReferenceConfig(n_motions=100_000, tok_bits=14, tok_width=256, tok_depth=3, tok_steps=50_000,
                            tok_batch=256, eval_steps=20_000, eval_batch=256, m0_size="gpt2-medium",
@@ -100,19 +115,12 @@ SCALES: dict[str, ReferenceConfig] = {
 
 
 def corpus_fingerprint(seed: int = 0, n: int = 16) -> str:
-    """``sha256:<16 hex>`` of the first ``n`` motions the built-in generator makes for ``seed`` (features and
-    captions): it changes exactly when the generator's output does, so a model card can say which corpus its
-    models were trained on, and a test can tell when the reference must be retrained."""
-    import hashlib
+    """The built-in generator's fingerprint for ``seed``
+    (:func:`motionbook_lib.data.synthetic.generator_fingerprint`): a model card says which corpus its models were
+    trained on, and a test tells when the reference must be retrained."""
+    from motionbook_lib.data.synthetic import generator_fingerprint
 
-    from motionbook_lib.data.synthetic import SyntheticConfig, generate_motion
-
-    h = hashlib.sha256()
-    for i in range(n):
-        m = generate_motion(i, SyntheticConfig(seed=seed))
-        h.update(np.ascontiguousarray(m.to_d135().numpy(), dtype=np.float32).tobytes())
-        h.update(json.dumps(m.meta.get("caption"), sort_keys=True).encode())
-    return "sha256:" + h.hexdigest()[:16]
+    return generator_fingerprint(seed, n)
 
 
 def _cached(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -198,6 +206,7 @@ def run_reference(
     ``scale`` names the :data:`SCALES` entry ``config`` came from and ``command`` the command line that ran it
     (both recorded for the model card)."""
     from motionbook_lib.eval import EvaluatorConfig, EvaluatorTrainConfig, train_evaluator
+    from motionbook_lib.eval.captioning import m2t_scores
     from motionbook_lib.eval.claims import PARAPHRASES, PROMPTS
     from motionbook_lib.eval.table import t2m_table
     from motionbook_lib.lm import M0Config, M0Pipeline, M0TrainConfig, train_m0
@@ -238,7 +247,8 @@ def run_reference(
     threads = config.threads or 0
 
     tok_cfg = TokenizerConfig(quantizer="lfq2d", codebook_bits=config.tok_bits, width=config.tok_width,
-                              depth=config.tok_depth, w_global_joints=config.tok_w_global_joints)  # fmt: skip
+                              depth=config.tok_depth, w_global_joints=config.tok_w_global_joints,
+                              w_foot_contact=config.tok_w_foot_contact)  # fmt: skip
     tok_train = TrainConfig(batch_size=config.tok_batch, window=config.tok_window, lr=config.tok_lr,
                             seed=config.corpus_seed, cpu_threads=threads, log_every=25, ckpt_every=250,
                             eval_every=max(config.tok_steps // 4, 1))  # fmt: skip
@@ -250,11 +260,13 @@ def run_reference(
     common = dict(batch_size=config.m0_batch, lr=config.m0_lr, max_frames=config.max_frames,
                   seed=config.corpus_seed, cpu_threads=threads, log_every=25, ckpt_every=200,
                   text_vocab_size=config.text_vocab_size, caption_dropout=config.caption_dropout,
+                  code_corruption=config.code_corruption,
                   gap_every=max(min(config.stage1_steps, config.stage2_steps) // 4, 1),  # the gap, in metrics.jsonl
                   model=M0Config(size=config.m0_size, max_positions=1024))  # fmt: skip
     s1 = timed("m0_stage1", lambda: train_m0(M0TrainConfig(stage=1, **common), store, tok.model_dir,
                                              out / "m0-stage1", config.stage1_steps, progress=progress))  # fmt: skip
-    s2 = timed("m0_stage2", lambda: train_m0(M0TrainConfig(stage=2, init_from=str(s1.model_dir), **common), store,
+    s2 = timed("m0_stage2", lambda: train_m0(M0TrainConfig(stage=2, init_from=str(s1.model_dir),
+                                                           task_weights=config.stage2_task_weights, **common), store,
                                              tok.model_dir, out / "m0-stage2", config.stage2_steps,
                                              progress=progress))  # fmt: skip
 
@@ -280,6 +292,9 @@ def run_reference(
         store, evaluator.model_dir, tokenizer=tok.model_dir, m0=s2.model_dir, repeats=config.table_repeats,
         mm_captions=config.mm_captions, mm_generations=config.mm_generations, guidance_scale=config.guidance_scale,
         progress=progress).to_dict())  # fmt: skip
+    evaluation("m2t", lambda: m2t_scores(pipe, store, evaluator.model_dir, "test", limit=config.m2t_motions or None,
+                                         batch_size=config.m2t_batch, repeats=config.table_repeats,
+                                         progress=progress))  # fmt: skip
     summary = {
         "recipe_version": RECIPE_VERSION,
         "scale": scale,
