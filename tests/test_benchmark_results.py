@@ -57,8 +57,8 @@ def test_check_mode_names_a_missing_table(tmp_path: Path, capsys) -> None:
 
 
 def test_write_fills_the_markers_and_refuses_a_readme_without_them() -> None:
-    blank = "".join(f"<!-- bench:{n} -->\nold\n<!-- /bench:{n} -->\n" for n in readme_tables.TABLES)
+    blank = "".join(f"<!-- bench:{n} -->\nSTALE-CELL\n<!-- /bench:{n} -->\n" for n in readme_tables.TABLES)
     filled = readme_tables.write_into(blank)
-    assert "old" not in filled and readme_tables.missing_from(filled) == []
+    assert "STALE-CELL" not in filled and readme_tables.missing_from(filled) == []
     with pytest.raises(ValueError, match="no <!-- bench:features --> ... <!-- /bench:features --> markers"):
         readme_tables.write_into("# no markers\n")

@@ -155,8 +155,10 @@ def test_scratch_encoder_learns_and_saves_its_vocabulary(store: MotionStore, tmp
     assert words == build_vocab(captions)
     # an unknown word maps to <unk> and still embeds
     assert ev.encode_text(["zyzzyva quux"]).shape == (1, 32)
-    # training retrieval beats chance (1/8) clearly after 40 steps
-    assert evaluate_retrieval(ev, store, "train", batch_size=8)["R@1"] > 0.3
+    # training retrieval beats chance clearly after 40 steps: 1/8 (R@1) and 3/8 (R@3) in batches of 8; on these 24
+    # motions R@1 moves in steps of 1/24, so R@3 carries the margin (an untrained evaluator scores about 0.33)
+    ret = evaluate_retrieval(ev, store, "train", batch_size=8)
+    assert ret["R@1"] >= 2 / 8 and ret["R@3"] > 0.6, ret
 
 
 def test_near_duplicate_captions_are_not_negatives(store: MotionStore) -> None:
