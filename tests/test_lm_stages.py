@@ -44,6 +44,13 @@ def _record_examples(monkeypatch) -> list[tuple]:
     return seen
 
 
+def _zero_corpus(store: MotionStore, steps: int) -> MotionCorpus:
+    """Every training motion of ``store`` as ``steps`` token steps of code 0 (6 parts)."""
+    rows = store.split("train")
+    offsets = np.arange(len(rows) + 1) * steps
+    return MotionCorpus(np.zeros((int(offsets[-1]), 6), dtype=np.int64), offsets, rows)
+
+
 def _sampled_templates(store: MotionStore, stage: int, monkeypatch) -> list[str]:
     """Template names that make_example picks for every training motion over 30 epochs."""
     seen = _record_examples(monkeypatch)
@@ -142,9 +149,7 @@ def test_conditioning_gap_is_positive_once_a_model_reads_its_captions(store_and_
 def test_caption_dropout_empties_only_text_to_motion_captions(store_and_tokenizer, monkeypatch):
     store, _ = store_and_tokenizer
     seen = _record_examples(monkeypatch)
-    rows = store.split("train")
-    offsets = np.arange(len(rows) + 1) * 4
-    corpus = MotionCorpus(np.zeros((int(offsets[-1]), 6), dtype=np.int64), offsets, rows)
+    corpus = _zero_corpus(store, steps=4)
     vocab = MotionVocab(16, 6)
     for stage in (1, 2):
         for epoch in range(40):
@@ -222,9 +227,7 @@ def test_conditioning_gap_is_logged_during_training_without_changing_it(store_an
 def test_task_weights_set_the_task_mix(store_and_tokenizer, monkeypatch):
     store, _ = store_and_tokenizer
     seen = _record_examples(monkeypatch)
-    rows = store.split("train")
-    offsets = np.arange(len(rows) + 1) * 6
-    corpus = MotionCorpus(np.zeros((int(offsets[-1]), 6), dtype=np.int64), offsets, rows)
+    corpus = _zero_corpus(store, steps=6)
     vocab = MotionVocab(16, 6)
     weights = {"t2m": 6.0, "m2t": 2.0, "part_t2m": 1.0, "continuation": 1.0, "inbetween": 0.0}
     for epoch in range(60):

@@ -87,12 +87,10 @@ def m2t_scores(
     than ``batch_size`` motions is retrieved in one smaller batch, with a
     :class:`~motionbook_lib.eval.table.SmallSplitWarning` and a note in the result (R@k is then not comparable).
     """
-    import warnings
-
     from tqdm.auto import tqdm
 
     from motionbook_lib.eval.claims import claim_rate
-    from motionbook_lib.eval.table import _encode_motions, _load_evaluator, posed_joints
+    from motionbook_lib.eval.table import _encode_motions, _load_evaluator, posed_joints, retrieval_batch
 
     describe = getattr(captioner, "describe_motion", captioner)
     if not callable(describe):
@@ -100,15 +98,9 @@ def m2t_scores(
     ev, _ = _load_evaluator(evaluator)
     rows = [int(r) for r in store.split(split) if store.captions(int(r))]
     rows = rows[:limit] if limit else rows
-    from motionbook_lib.eval.table import SmallSplitWarning
-
-    batch, note = int(batch_size), ""
     if len(rows) < 3:
         raise ValueError(f"split {split!r} of {store.path} has {len(rows)} captioned motions; retrieval needs >= 3")
-    if len(rows) < batch:
-        note = f"only {len(rows)} motions: R-precision uses one batch of {len(rows)} instead of {batch}"
-        warnings.warn(note, SmallSplitWarning, stacklevel=2)
-        batch = len(rows)
+    batch, note = retrieval_batch(len(rows), batch_size, split)
     feats = [store.features(r) for r in rows]
     references = [[str(c) for c in store.captions(r)] for r in rows]
     generated = [str(describe(f)) for f in tqdm(feats, desc="captioning", disable=not progress)]

@@ -138,6 +138,20 @@ INTERVALS_NOTE = (
 )
 
 
+def retrieval_batch(n: int, batch_size: int, split: str) -> tuple[int, str]:
+    """(R-precision batch, note) for ``n`` motions of ``split``: ``batch_size``, or one batch of all ``n`` with a
+    note and a :class:`SmallSplitWarning` when the split is smaller (R@k is then not comparable)."""
+    batch = int(batch_size)
+    if n >= batch:
+        return batch, ""
+    note = (
+        f"only {n} motions in split {split!r}: R-precision uses one batch of {n} instead of {batch} "
+        "(R@k is higher with fewer candidates; not comparable with batch-32 numbers)"
+    )
+    warnings.warn(note, SmallSplitWarning, stacklevel=3)
+    return n, note
+
+
 # --------------------------------------------------------------------------------------------------
 # motions of each row
 
@@ -474,15 +488,7 @@ def score_motions(
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     ev, ev_dir = _load_evaluator(evaluator)
     n = len(motions.indices)
-    batch = int(batch_size)
-    batch_note = ""
-    if n < batch:
-        batch_note = (
-            f"only {n} motions in split {motions.split!r}: R-precision uses one batch of {n} instead of {batch} "
-            "(R@k is higher with fewer candidates; not comparable with batch-32 numbers)"
-        )
-        warnings.warn(batch_note, SmallSplitWarning, stacklevel=2)
-        batch = n
+    batch, batch_note = retrieval_batch(n, batch_size, motions.split)
     kept = (n // batch) * batch
     div_pairs = min(int(diversity_pairs), kept)
     notes_extra: dict[str, str] = {}
