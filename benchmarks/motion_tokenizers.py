@@ -36,8 +36,7 @@ import pandas as pd
 import torch
 from _record import record  # benchmarks/_record.py: results/benchmarks/<name>.json
 
-from motionbook_lib.data.explore import open_or_build_store
-from motionbook_lib.data.store import MotionStore
+from motionbook_lib.data.store import MotionStore, open_or_build_store
 from motionbook_lib.tokenizer import MotionTokenizer, TokenizerConfig, TrainConfig, evaluate_tokenizer, train_tokenizer
 
 

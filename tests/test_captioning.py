@@ -36,7 +36,7 @@ def _key(features: np.ndarray) -> str:
 
 
 def test_m2t_scores_tell_the_real_captions_from_a_constant_caption() -> None:
-    from motionbook_lib.data.explore import open_or_build_store
+    from motionbook_lib.data.store import open_or_build_store
     from motionbook_lib.reference import load
 
     ref = load()

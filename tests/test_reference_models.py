@@ -73,7 +73,7 @@ def test_captions_name_what_the_motion_does(ref) -> None:
     """M0 captions held-out motions (the 300-motion corpus's test split); the claims of its captions are checked on
     the motions' joints. Three motions with one clear action each get a caption whose claim of that action holds,
     and over the split the captions' claims hold far more often on their own motion than on the next one."""
-    from motionbook_lib.data.explore import open_or_build_store
+    from motionbook_lib.data.store import open_or_build_store
     from motionbook_lib.eval.claims import claim_rate
     from motionbook_lib.eval.table import posed_joints
 
@@ -98,7 +98,7 @@ def test_captions_name_what_the_motion_does(ref) -> None:
 def test_reference_tokenizer_meets_its_targets_on_held_out_motions(ref) -> None:
     """Re-measured here on the 300-motion corpus's test split (motions the reference never trained on: the split
     of a motion depends only on its id), not read from the card."""
-    from motionbook_lib.data.explore import open_or_build_store
+    from motionbook_lib.data.store import open_or_build_store
     from motionbook_lib.tokenizer import evaluate_tokenizer
 
     store = open_or_build_store(None, n=300, seed=0)

@@ -29,6 +29,8 @@ from motionbook_lib.data.store import (
     compute_normalizer,
     merge_stores,
     motion_id,
+    open_or_build_store,
+    open_store,
     part_range,
     split_for_id,
 )
@@ -460,18 +462,21 @@ def test_cli_info_merge_and_build(
 def test_built_in_corpus_is_rebuilt_when_the_generator_changed(tmp_path, monkeypatch, capsys):
     """A default store records the generator's fingerprint; one made by an older generator is rebuilt, never reused."""
     import motionbook_lib.data.explore as explore
+    import motionbook_lib.paths
     from motionbook_lib.data.synthetic import generator_fingerprint
 
-    monkeypatch.setattr(explore, "project_root", lambda: tmp_path)
-    store = explore.open_or_build_store(None, n=6, seed=0, workers=1)
+    monkeypatch.setattr(motionbook_lib.paths, "project_root", lambda: tmp_path)
+    store = explore.open_or_build_store(None, n=6, seed=0, workers=1)  # the notebooks' name for it
+    assert store.path == tmp_path / "data" / "synthetic-6-seed0"
+    assert open_store(store) is store and open_store(store.path).path == store.path
     info_file = store.path / "store.json"
     info = json.loads(info_file.read_text())
     assert info["build"]["generator_fingerprint"] == generator_fingerprint(0)
     first = store.features(0).copy()
     info["build"]["generator_fingerprint"] = "sha256:0000000000000000"  # as if an older generator had built it
     info_file.write_text(json.dumps(info))
-    again = explore.open_or_build_store(None, n=6, seed=0, workers=1)
-    assert "older version of the built-in generator" in capsys.readouterr().err
+    again = open_or_build_store(None, n=6, seed=0, workers=1)
+    assert "another version of the built-in generator (sha256:0000000000000000" in capsys.readouterr().err
     assert json.loads(info_file.read_text())["build"]["generator_fingerprint"] == generator_fingerprint(0)
     assert np.array_equal(again.features(0), first)
     # building into a folder that holds another generator's output names the field

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from motionbook_lib.analysis.codebook import tokenize_split, usage_summary
-from motionbook_lib.data.store import MotionStore
+from motionbook_lib.data.store import MotionStore, open_store
 from motionbook_lib.tokenizer import (
     MotionTokenizer,
     TokenizerConfig,
@@ -193,7 +193,7 @@ def run_sweep(
     config = config or SweepConfig()
     root = Path(sweep_dir)
     root.mkdir(parents=True, exist_ok=True)
-    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    store = open_store(store)
     cells = [(q, int(b)) for q in config.quantizers for b in config.bits]
     table = read_results(root)
     bar = tqdm(cells, desc="codebook sweep", unit="cell", disable=not progress)

@@ -4,45 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from motionbook_lib.data.store import STORE_JSON, MotionStore, build_store
-from motionbook_lib.paths import project_root
+from motionbook_lib.data.store import MotionStore, open_or_build_store  # noqa: F401  (notebooks: explore.open_or_build_store)
 from motionbook_lib.skeleton import JOINT_NAMES
 
 _WORD = re.compile(r"[a-z']+")
-
-
-def open_or_build_store(
-    path: str | Path | None, n: int = 300, seed: int = 0, workers: int | None = None
-) -> MotionStore:
-    """Open the store at ``path``; with no path, build (or reuse) the built-in corpus of ``n`` motions.
-
-    The default store lives in ``data/synthetic-<n>-seed<seed>`` under the current directory's
-    project root (the folder holding ``pyproject.toml``, else the current directory).
-    """
-    if path:
-        return MotionStore(path)
-    from motionbook_lib.data.synthetic import SyntheticConfig, generator_fingerprint
-
-    out = project_root() / "data" / f"synthetic-{n}-seed{seed}"
-    stale = False
-    if (out / STORE_JSON).exists():
-        built = (MotionStore(out, verify=False).info.get("build") or {}).get("generator_fingerprint")
-        stale = built != generator_fingerprint(seed)
-        if stale:
-            print(f"[motionbook] {out}: built by an older version of the built-in generator ({built}); rebuilding",
-                  file=sys.stderr)  # fmt: skip
-    if stale or not (out / STORE_JSON).exists():
-        build_store(out, n, source="synthetic", config=SyntheticConfig(seed=seed), workers=workers, progress=False,
-                    overwrite=stale)  # fmt: skip
-    return MotionStore(out)
 
 
 def motion_table(store: MotionStore) -> pd.DataFrame:

@@ -81,6 +81,8 @@ __all__ = [
     "merge_normalizers",
     "merge_stores",
     "motion_id",
+    "open_or_build_store",
+    "open_store",
     "part_range",
     "split_for_id",
 ]
@@ -1036,6 +1038,40 @@ class MotionStore:
         }
 
 
+def open_store(store: MotionStore | str | os.PathLike) -> MotionStore:
+    """``store`` itself when it is an open :class:`MotionStore`, else the store at that path."""
+    return store if isinstance(store, MotionStore) else MotionStore(store)
+
+
+def open_or_build_store(
+    path: str | os.PathLike | None, n: int = 300, seed: int = 0, workers: int | None = None
+) -> MotionStore:
+    """Open the store at ``path``; with no path, build (or reuse) the built-in corpus of ``n`` motions.
+
+    The default store lives in ``data/synthetic-<n>-seed<seed>`` under the project root (the folder holding
+    ``pyproject.toml``, else the current directory). One built by another version of the generator (its
+    recorded ``generator_fingerprint`` differs) is rebuilt, with a line on stderr saying so.
+    """
+    if path:
+        return MotionStore(path)
+    from motionbook_lib.data.synthetic import SyntheticConfig, generator_fingerprint
+    from motionbook_lib.paths import project_root
+
+    out = project_root() / "data" / f"synthetic-{n}-seed{seed}"
+    stale = False
+    if (out / STORE_JSON).exists():
+        built = (MotionStore(out, verify=False).info.get("build") or {}).get("generator_fingerprint")
+        current = generator_fingerprint(seed)
+        stale = built != current
+        if stale:
+            print(f"[motionbook] {out}: built by another version of the built-in generator ({built}, now "
+                  f"{current}); rebuilding", file=sys.stderr)  # fmt: skip
+    if stale or not (out / STORE_JSON).exists():
+        build_store(out, n, source="synthetic", config=SyntheticConfig(seed=seed), workers=workers, progress=False,
+                    overwrite=stale)  # fmt: skip
+    return MotionStore(out)
+
+
 def compute_normalizer(store: MotionStore, split: str = "train") -> Normalizer:
     """Recompute the statistics of a split by reading its motions (slow; the store has them already)."""
     norm = Normalizer(D135_DIM)
@@ -1076,7 +1112,7 @@ class MotionDataset(Dataset):
         normalize: bool = True,
         seed: int = 0,
     ) -> None:
-        self.store = store if isinstance(store, MotionStore) else MotionStore(store)
+        self.store = open_store(store)
         if crop not in ("random", "start"):
             raise ValueError(f"crop must be 'random' or 'start', got {crop!r}")
         if window is not None and window < 1:

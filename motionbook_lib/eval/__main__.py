@@ -53,7 +53,7 @@ def _collect(args: argparse.Namespace, cls: type) -> Any:
 
 
 def _open_store(path: str, n_builtin: int, seed: int) -> Any:
-    from motionbook_lib.data.explore import open_or_build_store
+    from motionbook_lib.data.store import open_or_build_store
 
     if path and not Path(path).is_dir():
         raise FileNotFoundError(f"store folder not found: {path}")

@@ -60,7 +60,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from motionbook_lib.atomic import write_folder
 from motionbook_lib.atomic import write_json as atomic_write_json
-from motionbook_lib.data.store import MotionStore
+from motionbook_lib.data.store import MotionStore, open_store
 from motionbook_lib.eval.metrics import mm_dist, r_precision
 from motionbook_lib.features.normalizer import Normalizer
 from motionbook_lib.training import (
@@ -727,7 +727,7 @@ def evaluate_retrieval(
     Returns ``R@1``, ``R@2``, ``R@3`` (mean over batches of :func:`~motionbook_lib.eval.metrics.r_precision`),
     ``MM-Dist``, ``batch_size`` (the one used) and ``motions`` (evaluated).
     """
-    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    store = open_store(store)
     rows, caps = _captioned(store, split)
     if len(rows) < 3:
         raise ValueError(f"split {split!r} has {len(rows)} captioned motions; retrieval needs at least 3")
@@ -828,7 +828,7 @@ def train_evaluator(
         raise ValueError(f"train_config must be an EvaluatorTrainConfig, got {type(train).__name__}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    store = open_store(store)
     out = Path(out_dir)
     expected = {"evaluator_config": config.to_dict(), "train_config": train.to_dict(), "steps": steps,
                 "store": _store_fingerprint(store)}  # fmt: skip

@@ -55,7 +55,7 @@ import torch
 from scipy.linalg import LinAlgWarning
 
 from motionbook_lib.atomic import write_json, write_text
-from motionbook_lib.data.store import MANIFEST_FILE, SPLITS, MotionStore
+from motionbook_lib.data.store import MANIFEST_FILE, SPLITS, MotionStore, open_store
 from motionbook_lib.eval.evaluator import Evaluator
 from motionbook_lib.eval.metrics import MetricCI, mean_ci, mpjpe, pa_mpjpe, plausibility, t2m_metrics
 from motionbook_lib.features.d135 import d135_to_joints
@@ -317,7 +317,7 @@ def collect_motions(
         max_motions: evaluate at most this many motions of the split (a random subset), None for all.
         guidance_scale: classifier-free guidance of M0's generations (1: plain sampling).
     """
-    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    store = open_store(store)
     rng = np.random.default_rng(seed)
     all_rows = _split_indices(store, split)
     captions_all = [store.captions(int(i)) for i in all_rows]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from motionbook_lib.data.store import MotionStore
+from motionbook_lib.data.store import MotionStore, open_store
 from motionbook_lib.lm.dataset import collate_examples, encode_example
 from motionbook_lib.lm.pipeline import PIPELINE_FILE, M0Pipeline
 from motionbook_lib.lm.templates import build_example, templates_for
@@ -232,5 +232,5 @@ def _setup(
     stage = int(stage if stage is not None else (trained_stage or 2))
     if stage not in (1, 2):
         raise ValueError(f"stage must be 1 or 2, got {stage}")
-    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    store = open_store(store)
     return pipe, stage, store

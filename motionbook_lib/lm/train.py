@@ -53,7 +53,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from motionbook_lib import atomic
-from motionbook_lib.data.store import MotionStore
+from motionbook_lib.data.store import MotionStore, open_store
 from motionbook_lib.lm.dataset import answer_mask, collate_examples, corrupt_motion_inputs, encode_example
 from motionbook_lib.lm.modeling_m0 import M0Config, build_m0
 from motionbook_lib.lm.templates import _lc, build_example, templates_for
@@ -472,7 +472,7 @@ def train_m0(
 
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    store = store_path if isinstance(store_path, MotionStore) else MotionStore(store_path)
+    store = open_store(store_path)
     mtok = motion_tokenizer if isinstance(motion_tokenizer, MotionTokenizer) else MotionTokenizer.from_pretrained(
         motion_tokenizer)  # fmt: skip
     mtok.eval()

@@ -36,8 +36,7 @@ import numpy as np
 import torch
 
 from motionbook_lib.atomic import write_json
-from motionbook_lib.data.explore import open_or_build_store
-from motionbook_lib.data.store import MotionStore
+from motionbook_lib.data.store import MotionStore, open_or_build_store
 
 __all__ = ["SCALES", "ReferenceConfig", "corpus_fingerprint", "prompt_check", "run_reference", "scaled"]
 

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from motionbook_lib import atomic
-from motionbook_lib.data.store import MotionStore
+from motionbook_lib.data.store import MotionStore, open_store
 from motionbook_lib.lm.modeling_m0 import SIZE_PRESETS, M0Config
 from motionbook_lib.lm.train import FINAL_DIR, M0TrainConfig, train_m0
 
@@ -267,7 +267,7 @@ def _record_invocation(root: Path, config: SweepConfig, command: str | None) -> 
 
 
 def _open_store(config: SweepConfig) -> MotionStore:
-    from motionbook_lib.data.explore import open_or_build_store
+    from motionbook_lib.data.store import open_or_build_store
 
     return open_or_build_store(config.store or None, n=config.n_builtin, seed=config.corpus_seed)
 
@@ -422,7 +422,7 @@ def _run_sweep(
         torch.set_num_threads(config.cpu_threads)
     if store is None:
         store = _open_store(config)
-    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    store = open_store(store)
     tok_final, mtok = _shared_tokenizers(root, store, config, progress)
     gen_eval: _GenerationEval | None = None
     if config.generation_metrics:

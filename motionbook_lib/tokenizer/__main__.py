@@ -54,7 +54,7 @@ def _collect(args: argparse.Namespace, cls: type) -> Any:
 
 
 def _store(path: str, n_builtin: int, seed: int) -> Any:
-    from motionbook_lib.data.explore import open_or_build_store
+    from motionbook_lib.data.store import open_or_build_store
 
     return open_or_build_store(path or None, n=n_builtin, seed=seed)
 

@@ -39,7 +39,7 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
-from motionbook_lib.data.store import MotionDataset, MotionStore, collate_motions
+from motionbook_lib.data.store import MotionDataset, MotionStore, collate_motions, open_store
 from motionbook_lib.features.d135 import D135_ROOT_VEL
 from motionbook_lib.tokenizer.config import TokenizerConfig, TrainConfig
 from motionbook_lib.tokenizer.losses import (
@@ -212,7 +212,7 @@ def global_motion_metrics(
     """
     from motionbook_lib.data.quality import foot_skating
 
-    store = store if isinstance(store, MotionStore) else MotionStore(store)
+    store = open_store(store)
     fps = store.info.get("fps") or float(np.median(store.manifest["fps"].to_numpy()))
     alpha = model.config.alpha
     frames = max(alpha, -(-round(seconds * fps) // alpha) * alpha)
@@ -335,7 +335,7 @@ def train_tokenizer(
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if train.window % config.alpha:
         raise ValueError(f"train.window={train.window} must be a multiple of alpha={config.alpha}")
-    store = store_path if isinstance(store_path, MotionStore) else MotionStore(store_path)
+    store = open_store(store_path)
     out = Path(out_dir)
     if train.cpu_threads:
         torch.set_num_threads(train.cpu_threads)
