@@ -65,3 +65,23 @@ def test_bad_input_and_files(tmp_path):
     trunc.write_bytes(trunc.read_bytes()[:40])
     with pytest.raises(ValueError, match="trunc.safetensors"):
         Normalizer.load(trunc)
+
+
+def test_merge_of_disjoint_parts_equals_one_pass_and_numpy_arrays_merge_alike():
+    """Normalizer.merge (the store's shard and part statistics) pools like one update over all the data;
+    chan_merge gives the same numbers on numpy arrays (the store writer's per-motion merge)."""
+    from motionbook_lib.features.normalizer import chan_merge
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(2.0, 3.0, (50, 4)), rng.normal(-1.0, 0.5, (7, 4))
+    merged = Normalizer(4).update(torch.from_numpy(a)).merge(Normalizer(4).update(torch.from_numpy(b)))
+    whole = np.concatenate([a, b])
+    assert merged.count == 57
+    np.testing.assert_allclose(merged.mean.numpy(), whole.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(merged.var.numpy(), whole.var(0, ddof=1), rtol=1e-12)
+    assert Normalizer(4).merge(Normalizer(4)).count == 0  # an empty part changes nothing
+    n, mean, m2 = chan_merge(50, a.mean(0), ((a - a.mean(0)) ** 2).sum(0), 7, b.mean(0), ((b - b.mean(0)) ** 2).sum(0))
+    assert n == 57 and isinstance(mean, np.ndarray)
+    np.testing.assert_allclose(m2 / 56, whole.var(0, ddof=1), rtol=1e-12)
+    with pytest.raises(ValueError, match="dim 3 into dim 4"):
+        Normalizer(4).merge(Normalizer(3))

@@ -60,7 +60,7 @@ from torch.utils.data import Dataset, Sampler
 
 from motionbook_lib.atomic import write_json
 from motionbook_lib.features.d135 import D135_DIM
-from motionbook_lib.features.normalizer import Normalizer
+from motionbook_lib.features.normalizer import Normalizer, chan_merge
 from motionbook_lib.motion import Motion
 from motionbook_lib.skeleton import NUM_BETAS
 
@@ -323,15 +323,7 @@ def merge_normalizers(parts: Iterable[Normalizer], dim: int = D135_DIM) -> Norma
     """Combine statistics of disjoint data (Chan et al.), in the given order."""
     out = Normalizer(dim)
     for s in parts:
-        if s.dim != dim:
-            raise ValueError(f"cannot merge a normalizer of dim {s.dim} into dim {dim}")
-        if s.count == 0:
-            continue
-        total = out.count + s.count
-        delta = s.mean - out.mean
-        out.mean = out.mean + delta * (s.count / total)
-        out.m2 = out.m2 + s.m2 + delta**2 * (out.count * s.count / total)
-        out.count = total
+        out.merge(s)
     return out
 
 
@@ -540,11 +532,8 @@ class StoreWriter:
         t = enc.feat.shape[0]
         self._buf_frames += t
         if enc.mean is not None:  # Chan merge of this train motion into the shard statistics
-            n = self._shard_count + t
-            delta = enc.mean - self._shard_mean
-            self._shard_mean = self._shard_mean + delta * (t / n)
-            self._shard_m2 = self._shard_m2 + enc.m2 + delta**2 * (self._shard_count * t / n)
-            self._shard_count = n
+            self._shard_count, self._shard_mean, self._shard_m2 = chan_merge(
+                self._shard_count, self._shard_mean, self._shard_m2, t, enc.mean, enc.m2)  # fmt: skip
         if self._buf_frames >= self.shard_frames:
             self.flush()
         return True

@@ -5,12 +5,25 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors.torch import load_file, save
 
 from motionbook_lib.atomic import write_bytes
 from motionbook_lib.rotations import check_finite
+
+A = TypeVar("A")  # a torch tensor or a numpy array
+
+
+def chan_merge(count_a: int, mean_a: A, m2_a: A, count_b: int, mean_b: A, m2_b: A) -> tuple[int, A, A]:
+    """Count, mean and sum of squared deviations of two disjoint sets from theirs (Chan et al.'s parallel
+    formula); works on torch tensors and numpy arrays alike. ``count_a + count_b`` must be positive."""
+    total = count_a + count_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (count_b / total)
+    m2 = m2_a + m2_b + delta**2 * (count_a * count_b / total)
+    return total, mean, m2
 
 
 @dataclass
@@ -50,11 +63,16 @@ class Normalizer:
             return self
         b_mean = x.mean(0)
         b_m2 = ((x - b_mean) ** 2).sum(0)
-        total = self.count + n
-        delta = b_mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + b_m2 + delta**2 * (self.count * n / total)
-        self.count = total
+        self.count, self.mean, self.m2 = chan_merge(self.count, self.mean, self.m2, n, b_mean, b_m2)
+        return self
+
+    def merge(self, other: Normalizer) -> Normalizer:
+        """Fold the statistics of other, disjoint data into these (in place); returns self."""
+        if other.dim != self.dim:
+            raise ValueError(f"cannot merge a normalizer of dim {other.dim} into dim {self.dim}")
+        if other.count:
+            self.count, self.mean, self.m2 = chan_merge(self.count, self.mean, self.m2, other.count, other.mean,
+                                                        other.m2)  # fmt: skip
         return self
 
     @property
