@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     store = (
         MotionStore(args.store) if args.store else open_or_build_store(None, n=args.n_motions, seed=args.corpus_seed)
     )
-    fps = float(store.info.get("fps") or 20.0)
+    fps = store.fps()
     train = TrainConfig(
         batch_size=args.batch_size,
         window=args.window,

@@ -168,6 +168,28 @@ def test_writer_direct_and_duplicates(tmp_path: Path) -> None:
     assert set(store.manifest["source"]) == {"direct"}
 
 
+def test_frame_rate_is_one_value_or_a_named_error(tmp_path: Path) -> None:
+    """MotionStore.fps: the store's one rate; a mixed-rate store is an error naming the store and the field where
+    one rate is needed (it used to become 20 fps silently), and a selection of one rate is fine."""
+    with StoreWriter(tmp_path / "w", shard_frames=100, source="direct") as w:
+        for i in range(4):
+            w.add_features(f"m{i}", fake_generate(i, FakeConfig()).to_d135().numpy(), fps=30.0 if i == 3 else 25.0)
+    store = MotionStore(tmp_path / "w")
+    assert store.fps([0, 1, 2]) == 25.0 and store.fps(np.array([3])) == 30.0
+    with pytest.raises(ValueError, match=r"w: field 'fps': its motions have several frame rates \[25.0, 30.0\]"):
+        store.fps()
+    from motionbook_lib.data.cards import card_facts, render_card
+
+    facts = card_facts(store)  # the data card lists both rates and counts each motion's seconds at its own rate
+    assert facts["fps"] == [25.0, 30.0] and "| frame rate | 25, 30 fps (mixed) |" in render_card(store)
+    seconds = np.concatenate([store.lengths[:3] / 25.0, store.lengths[3:] / 30.0])
+    levels = [0.0, 0.1, 0.5, 0.9, 1.0]
+    assert facts["length_seconds_quantiles"] == [round(float(x), 2) for x in np.quantile(seconds, levels)]
+    one_rate = [round(float(x), 2) for x in np.quantile(store.lengths / 25.0, levels)]  # the old card's reading
+    assert facts["length_seconds_quantiles"] != one_rate
+    assert MotionStore(_build(tmp_path / "one", 3)).fps() == 20.0
+
+
 def test_split_for_id_fractions_and_stability() -> None:
     ids = [motion_id("synthetic", i) for i in range(2000)]
     splits = [split_for_id(m) for m in ids]

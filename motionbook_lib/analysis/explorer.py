@@ -10,6 +10,7 @@ import torch
 
 from motionbook_lib.analysis.codebook import TokenizedSplit
 from motionbook_lib.data.store import MotionStore
+from motionbook_lib.skeleton import DEFAULT_FPS
 from motionbook_lib.tokenizer import PART_NAMES, MotionTokenizer, TokenizerConfig
 
 __all__ = ["CodeView", "code_segments", "code_view", "code_view_figure", "repeated_code_joints", "repeated_code_tokens"]
@@ -131,7 +132,7 @@ def code_view(
     return view
 
 
-def code_view_figure(view: CodeView, fps: float = 20.0, max_segments: int = 2):
+def code_view_figure(view: CodeView, fps: float = DEFAULT_FPS, max_segments: int = 2):
     """A synced skeleton figure: decoded segments (up to ``max_segments``) and the repeated code."""
     from motionbook_lib.viz import skeleton_figure
 

@@ -76,8 +76,10 @@ def card_facts(store: MotionStore) -> dict:
     """Every number a card shows, computed from the store."""
     man = store.manifest
     lengths = store.lengths.astype(np.int64)
-    fps = float(man["fps"].iloc[0]) if len(man) else 0.0
-    secs = lengths / fps if fps else lengths * 0.0
+    rates = man["fps"].to_numpy(dtype=np.float64)
+    values = sorted({round(float(r), 6) for r in rates})
+    fps: float | list[float] = values[0] if len(values) == 1 else values if values else 0.0  # a list: mixed rates
+    secs = lengths / rates if len(man) else lengths * 0.0
     label_counts: Counter[str] = Counter()
     for labels in man["labels"]:
         label_counts.update(set(labels))
@@ -152,7 +154,8 @@ def render_card(store: MotionStore, text: CardText = SYNTHETIC_CARD) -> str:
                 ["motions", f"{f['motions']:,}"],
                 ["frames", f"{f['frames']:,}"],
                 ["hours", f"{f['hours']}"],
-                ["frame rate", f"{f['fps']:g} fps"],
+                ["frame rate", (", ".join(f"{r:g}" for r in f["fps"]) + " fps (mixed)") if isinstance(f["fps"], list)
+                 else f"{f['fps']:g} fps"],  # fmt: skip
                 ["captions per motion (mean)", f"{f['captions_per_motion_mean']}"],
                 ["words per caption (mean)", f"{f['caption_words_mean']}"],
             ],

@@ -62,7 +62,7 @@ from motionbook_lib.atomic import write_json
 from motionbook_lib.features.d135 import D135_DIM
 from motionbook_lib.features.normalizer import Normalizer, chan_merge
 from motionbook_lib.motion import Motion
-from motionbook_lib.skeleton import NUM_BETAS
+from motionbook_lib.skeleton import DEFAULT_FPS, NUM_BETAS
 
 __all__ = [
     "DEFAULT_SHARD_FRAMES",
@@ -505,7 +505,7 @@ class StoreWriter:
         motion_id: str,
         features: np.ndarray,
         betas: np.ndarray | None = None,
-        fps: float = 20.0,
+        fps: float = DEFAULT_FPS,
         meta: dict | None = None,
         source: str | None = None,
     ) -> bool:
@@ -842,6 +842,17 @@ class MotionStore:
     def ids(self) -> np.ndarray:
         """(N,) object array of motion ids, in manifest order."""
         return self._ids
+
+    def fps(self, rows: Sequence[int] | np.ndarray | None = None) -> float:
+        """The one frame rate of the store (or of ``rows``); a ValueError naming the store and the rates when
+        they differ (resample on import, e.g. ``--fps 20``, or select motions of one rate)."""
+        fps = self._fps if rows is None else self._fps[np.asarray(rows, dtype=np.int64)]
+        values = np.unique(np.round(np.asarray(fps, dtype=np.float64), 6))
+        if values.size > 1:
+            what = "its motions" if rows is None else "the selected motions"
+            raise ValueError(f"{self.path}: field 'fps': {what} have several frame rates {values.tolist()}; "
+                             "this needs one (resample them to one rate when importing)")  # fmt: skip
+        return float(values[0]) if values.size else DEFAULT_FPS
 
     @property
     def manifest(self) -> pd.DataFrame:

@@ -57,7 +57,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from motionbook_lib.data.quality import JOINT_LIMITS, matrix_to_quaternion_np
 from motionbook_lib.motion import Motion
-from motionbook_lib.skeleton import NUM_BETAS, NUM_JOINTS, PARENTS, load_calibration
+from motionbook_lib.skeleton import DEFAULT_FPS, NUM_BETAS, NUM_JOINTS, PARENTS, load_calibration
 
 __all__ = [
     "ACTION_FAMILIES",
@@ -110,7 +110,7 @@ class SyntheticConfig:
     ``overlay_prob`` is the chance that a locomotion or standing segment also gets an arm action.
     """
 
-    fps: float = 20.0
+    fps: float = DEFAULT_FPS
     min_seconds: float = 2.0
     max_seconds: float = 10.0
     betas_std: float = 1.0

@@ -105,7 +105,7 @@ def m2t_scores(
     references = [[str(c) for c in store.captions(r)] for r in rows]
     generated = [str(describe(f)) for f in tqdm(feats, desc="captioning", disable=not progress)]
     joints = [posed_joints(f, store.betas(r)) for f, r in zip(feats, rows, strict=True)]
-    fps = float(store.info.get("fps") or 20.0)
+    fps = store.fps(rows)
     motion_emb = _encode_motions(ev, feats)  # (N, E)
     real_first = [refs[0] for refs in references]
     gen_ret = _retrieval(ev, generated, motion_emb, batch, repeats, seed)

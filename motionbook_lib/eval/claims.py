@@ -37,6 +37,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from motionbook_lib.skeleton import DEFAULT_FPS
+
 __all__ = [
     "CLAIM_KINDS",
     "PARAPHRASES",
@@ -499,7 +501,7 @@ class Kinematics:
     torso (pelvis -> neck) in degrees.
     """
 
-    def __init__(self, joints: np.ndarray | torch.Tensor, fps: float = 20.0) -> None:
+    def __init__(self, joints: np.ndarray | torch.Tensor, fps: float = DEFAULT_FPS) -> None:
         J = joints.detach().cpu().double().numpy() if isinstance(joints, torch.Tensor) else np.asarray(joints, float)
         if J.ndim != 3 or J.shape[1:] != (22, 3) or J.shape[0] < 2:
             raise ValueError(f"joints must be (T >= 2, 22, 3), got {J.shape}")
@@ -1010,7 +1012,7 @@ def _threshold(c: Claim) -> str:
 def check_claim(
     claim: Claim,
     joints: np.ndarray | torch.Tensor | Kinematics,
-    fps: float = 20.0,
+    fps: float = DEFAULT_FPS,
     start: int = 0,
     exclude: set[tuple] | None = None,
 ) -> ClaimResult:
@@ -1055,7 +1057,7 @@ _DISCRETE = frozenset(
 
 
 def check_caption(
-    caption: str, joints: np.ndarray | torch.Tensor | Kinematics, fps: float = 20.0, ordered: bool = True
+    caption: str, joints: np.ndarray | torch.Tensor | Kinematics, fps: float = DEFAULT_FPS, ordered: bool = True
 ) -> list[ClaimResult]:
     """Check every claim of ``caption`` on the motion; with ``ordered``, the claims of each phrase must be
     met by events starting no earlier than the earliest matched event of the phrase before (and a
@@ -1084,7 +1086,7 @@ def check_caption(
 def claim_rate(
     captions: Sequence[str | Sequence[str]],
     joints_list: Sequence[np.ndarray | torch.Tensor],
-    fps: float = 20.0,
+    fps: float = DEFAULT_FPS,
     ordered: bool = True,
 ) -> dict:
     """How many claims of the captions hold on their motions.

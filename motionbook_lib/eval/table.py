@@ -50,12 +50,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 from scipy.linalg import LinAlgWarning
 
 from motionbook_lib.atomic import write_json, write_text
-from motionbook_lib.data.store import MANIFEST_FILE, SPLITS, MotionStore, open_store
+from motionbook_lib.data.store import SPLITS, MotionStore, open_store
 from motionbook_lib.eval.evaluator import Evaluator
 from motionbook_lib.eval.metrics import MetricCI, mean_ci, mpjpe, pa_mpjpe, plausibility, t2m_metrics
 from motionbook_lib.features.d135 import d135_to_joints
@@ -209,15 +208,6 @@ def _split_indices(store: MotionStore, split: str) -> np.ndarray:
     return np.unique(np.concatenate([store.split(name) for name in names])).astype(np.int64)
 
 
-def _store_fps(store: MotionStore, rows: np.ndarray) -> float:
-    fps = pq.read_table(store.path / MANIFEST_FILE, columns=["fps"]).column("fps").to_numpy()[rows]
-    values = np.unique(np.round(fps.astype(np.float64), 6))
-    if values.size > 1:
-        raise ValueError(f"{store.path}: the evaluated motions have several frame rates {values.tolist()}; "
-                         "the table needs one")  # fmt: skip
-    return float(values[0]) if values.size else 20.0
-
-
 def posed_joints(features: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
     """(T, 135) raw D135 -> (T, 22, 3) joints on the body ``betas`` (neutral when None)."""
     skeleton = Skeleton() if betas is None else Skeleton.from_betas(betas)
@@ -331,7 +321,7 @@ def collect_motions(
             f"{_MIN_MOTIONS}"
         )
     captions = [str(store.captions(int(i))[0]) for i in indices]
-    fps = _store_fps(store, indices)
+    fps = store.fps(indices)
     betas = [store.betas(int(i)) for i in indices]
     real_feats = [store.features(int(i)) for i in indices]  # each (T_i, 135)
     real_joints = [posed_joints(f, b) for f, b in zip(real_feats, betas, strict=True)]

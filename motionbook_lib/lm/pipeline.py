@@ -17,6 +17,7 @@ from motionbook_lib.lm.modeling_m0 import generate_codes
 from motionbook_lib.lm.templates import PART_ORDER, format_parts, get_template
 from motionbook_lib.lm.text_tokenizer import load_text_tokenizer
 from motionbook_lib.lm.vocab import MotionVocab
+from motionbook_lib.skeleton import DEFAULT_FPS
 from motionbook_lib.tokenizer.identity import IDENTITY_KEY, tokenizer_identity
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import read_json
@@ -32,7 +33,7 @@ class M0Pipeline:
     tokenizer: PreTrainedTokenizerFast
     motion_tokenizer: MotionTokenizer
     vocab: MotionVocab
-    fps: float = 20.0
+    fps: float = DEFAULT_FPS
     stage: int = 2  # the training stage: 1 speaks the alignment templates, 2 the instruction templates
 
     @classmethod
@@ -58,7 +59,7 @@ class M0Pipeline:
                 "decode wrongly. Put back the tokenizer the model was trained with"
             )
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
-        return cls(model, load_text_tokenizer(folder), mtok, vocab, float(info.get("fps", 20.0)),
+        return cls(model, load_text_tokenizer(folder), mtok, vocab, float(info.get("fps", DEFAULT_FPS)),
                    int(info.get("stage", 2)))  # fmt: skip
 
     def _steps(self, seconds: float | None, name: str = "seconds") -> tuple[int, int]:

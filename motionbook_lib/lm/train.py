@@ -490,7 +490,7 @@ def train_m0(
     )
     main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     vocab = MotionVocab(mtok.config.codebook_size, mtok.config.tokens_per_step)
-    fps = float(store.info.get("fps") or 20.0)
+    fps = store.fps()
 
     corpus_file = out / "corpus" / "train.safetensors"
     if main:

@@ -157,7 +157,7 @@ def evaluate_tokenizer_claims(store: MotionStore, tokenizer: Any, split: str = "
         captions.append(list(store.captions(r)))
         real.append(posed_joints(f, betas))
         recon.append(posed_joints(rec, betas))
-    fps = float(store.info.get("fps") or 20.0)
+    fps = store.fps(rows)
     return {
         "split": split,
         "motions": len(rows),

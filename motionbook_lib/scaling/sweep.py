@@ -317,7 +317,7 @@ def _tokens_per_example(cell: Path, store: MotionStore, mtok: Any, cfg: M0TrainC
     corpus = subset_corpus(corpus, int(cfg.train_subset), cfg.subset_seed)
     tok = load_text_tokenizer(cell / "text_tokenizer")
     vocab = MotionVocab(mtok.config.codebook_size, mtok.config.tokens_per_step)
-    fps = float(store.info.get("fps") or 20.0)
+    fps = store.fps()
     step_s = mtok.config.alpha / fps
     n = [len(encode_example(tok, *make_example(corpus, store, vocab, i, cfg.stage, cfg.seed, 0, step_s),
                             max_length=10**9)["input_ids"]) for i in range(len(corpus))]  # fmt: skip

@@ -21,6 +21,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from motionbook_lib.skeleton import DEFAULT_FPS
+
 QUANTIZERS: tuple[str, ...] = ("lfq2d", "vq", "rvq", "lfq")
 #: codebook bits used when ``codebook_bits`` is None.
 DEFAULT_BITS: dict[str, int] = {"lfq2d": 14, "lfq": 14, "vq": 9, "rvq": 9}
@@ -111,7 +113,7 @@ class TokenizerConfig:
     def bits_per_step(self) -> int:
         return self.tokens_per_step * self.codebook_bits
 
-    def bits_per_second(self, fps: float = 20.0) -> float:
+    def bits_per_second(self, fps: float = DEFAULT_FPS) -> float:
         return self.bits_per_step * fps / self.alpha
 
     def token_shape(self, frames: int) -> tuple[int, ...]:

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
@@ -213,7 +212,7 @@ def global_motion_metrics(
     from motionbook_lib.data.quality import foot_skating
 
     store = open_store(store)
-    fps = store.info.get("fps") or float(np.median(store.manifest["fps"].to_numpy()))
+    fps = store.fps(store.split(split))
     alpha = model.config.alpha
     frames = max(alpha, -(-round(seconds * fps) // alpha) * alpha)
     ds = MotionDataset(store, split, window=frames, crop="start", normalize=False)

@@ -39,7 +39,14 @@ from motionbook_lib.data.importers.common import (
 from motionbook_lib.data.store import DEFAULT_SHARD_FRAMES
 from motionbook_lib.motion import Motion
 from motionbook_lib.rotations import axis_angle_to_quaternion, matrix_to_axis_angle
-from motionbook_lib.skeleton import NUM_BETAS, NUM_JOINTS, bone_offsets, forward_kinematics, smplx_transl_to_root
+from motionbook_lib.skeleton import (
+    DEFAULT_FPS,
+    NUM_BETAS,
+    NUM_JOINTS,
+    bone_offsets,
+    forward_kinematics,
+    smplx_transl_to_root,
+)
 
 __all__ = ["AMASS_CARD", "AmassConfig", "import_amass", "load_smplx_model", "read_amass_npz"]
 
@@ -76,7 +83,7 @@ AMASS_CARD = CardText(
 class AmassConfig:
     """Settings that change what is stored (recorded in the store; a resume needs the same)."""
 
-    fps: float = 20.0
+    fps: float = DEFAULT_FPS
     min_frames: int = 40
     max_frames: int | None = None
     model_folder: str | None = None  # folder holding smplx/SMPLX_NEUTRAL.npz, for the FK check

@@ -43,7 +43,7 @@ from motionbook_lib.data.importers.ik import fit_scale_and_betas, ik_from_positi
 from motionbook_lib.data.store import DEFAULT_SHARD_FRAMES
 from motionbook_lib.motion import Motion
 from motionbook_lib.rotations import matrix_to_quaternion
-from motionbook_lib.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, bone_offsets, joint_depths
+from motionbook_lib.skeleton import DEFAULT_FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_offsets, joint_depths
 
 __all__ = [
     "BVH_CARD",
@@ -465,7 +465,7 @@ def detect_unit(data: BvhData, mapping: dict[str, int | None]) -> str:
 class BvhConfig:
     """Settings that change what is stored (recorded in the store; a resume needs the same)."""
 
-    fps: float = 20.0
+    fps: float = DEFAULT_FPS
     min_frames: int = 40
     max_frames: int | None = None
     unit: str = "auto"  # auto or a key of UNITS

@@ -29,6 +29,7 @@ from motionbook_lib.data.cards import CardText, write_card
 from motionbook_lib.data.store import DEFAULT_SHARD_FRAMES, STORE_JSON, MotionStore, StoreWriter
 from motionbook_lib.motion import Motion
 from motionbook_lib.rotations import quaternion_to_matrix
+from motionbook_lib.skeleton import DEFAULT_FPS
 
 __all__ = [
     "CARD_NAME",
@@ -125,7 +126,7 @@ def _slerp(q0: torch.Tensor, q1: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 def resample(
-    quat: torch.Tensor, trans: torch.Tensor, src_fps: float, dst_fps: float = 20.0
+    quat: torch.Tensor, trans: torch.Tensor, src_fps: float, dst_fps: float = DEFAULT_FPS
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Resample a clip to ``dst_fps``: slerp for rotations, linear for translations.
 
