@@ -46,7 +46,8 @@ from typing import Any
 
 import pandas as pd
 
-from motionbook_lib.atomic import write_bytes, write_text
+from motionbook_lib.atomic import write_text
+from motionbook_lib.metrics_log import METRICS_FILE, jsonable, log_metric, read_lines, read_metrics
 
 __all__ = [
     "RUN_COLUMNS",
@@ -86,7 +87,6 @@ ALLOWED_NOTEBOOK_IMPORTS: frozenset[str] = frozenset(
 RUN_DIR_PARAM = "run_dir"
 PARAMETERS_TAG = "parameters"
 DEFAULT_KERNEL = "python3"
-METRICS_FILE = "metrics.jsonl"
 FIGURES_DIR = "figures"
 PARAMS_FILE = "params.json"
 INDEX_FILE = "runs.parquet"
@@ -166,65 +166,6 @@ def _replace_dir(src: Path, dst: Path) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # helpers for notebooks
-
-
-def _jsonable(value: Any) -> Any:
-    """Turn numpy / torch scalars and small arrays into plain Python values."""
-    if isinstance(value, str | bool | int | float) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return value.as_posix()
-    tolist = getattr(value, "tolist", None)  # numpy arrays/scalars, torch tensors
-    if callable(tolist):
-        return _jsonable(tolist())
-    item = getattr(value, "item", None)
-    if callable(item):
-        return _jsonable(item())
-    raise TypeError(f"cannot store a {type(value).__name__} as JSON: {value!r}")
-
-
-def log_metric(
-    run_dir: str | os.PathLike[str], name: str, value: Any, step: int | None = None, **extra: Any
-) -> dict[str, Any]:
-    """Append one metric as a JSON line to ``run_dir/metrics.jsonl`` and return the record.
-
-    The record is ``{"name", "value", "step", "time", **extra}``; numpy/torch scalars are converted.
-    The file is rewritten atomically on every call (fine for per-epoch logging, not per-step in a hot
-    loop).  Non-finite floats are written as ``NaN``/``Infinity`` (Python's ``json`` reads them back).
-    """
-    path = Path(run_dir) / METRICS_FILE
-    record: dict[str, Any] = {
-        "name": str(name),
-        "value": _jsonable(value),
-        "step": None if step is None else int(step),
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-    }
-    record.update({k: _jsonable(v) for k, v in extra.items()})
-    line = json.dumps(record, sort_keys=False) + "\n"
-    existing = path.read_bytes() if path.exists() else b""
-    if existing and not existing.endswith(b"\n"):
-        existing += b"\n"
-    write_bytes(path, existing + line.encode("utf-8"))
-    return record
-
-
-def read_metrics(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """Metrics logged in ``run_dir`` as a DataFrame (empty with ``name/value/step/time`` if none)."""
-    path = Path(run_dir) / METRICS_FILE
-    rows = [json.loads(line) for line in _read_lines(path)]
-    if not rows:
-        return pd.DataFrame(columns=["name", "value", "step", "time"])
-    return pd.DataFrame(rows)
-
-
-def _read_lines(path: Path) -> list[str]:
-    if not path.exists():
-        return []
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def save_figure(run_dir: str | os.PathLike[str], fig: Any, name: str) -> Path:
@@ -477,7 +418,7 @@ def make_run_id(notebook: str | os.PathLike[str], parameters: dict[str, Any] | N
     of the parameters.
     """
     path = Path(notebook)
-    payload = {"notebook": path.name, "params": _jsonable(dict(parameters or {}))}
+    payload = {"notebook": path.name, "params": jsonable(dict(parameters or {}))}
     digest = hashlib.sha256(_canonical_json(payload).encode("utf-8")).hexdigest()[:10]
     return f"{path.stem}-{digest}"
 
@@ -493,7 +434,7 @@ def _validate_parameters(notebook: Path, parameters: dict[str, Any]) -> dict[str
             f"unknown parameter(s) for {notebook}: {', '.join(map(str, unknown))}; known parameters: {listed}"
         )
     try:
-        clean = _jsonable(parameters)
+        clean = jsonable(parameters)
         _canonical_json(clean)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"parameters for {notebook} must be JSON values: {exc}") from exc
@@ -647,7 +588,7 @@ def execute_notebook(
     duration = time.perf_counter() - t0
 
     _fix_injected_run_dir(output_nb, staging, final_dir)
-    n_metrics = len(_read_lines(staging / METRICS_FILE))
+    n_metrics = len(read_lines(staging / METRICS_FILE))
     _replace_dir(staging, final_dir)
     record = RunRecord(
         run_id=run_id,

@@ -12,7 +12,6 @@ import os
 import random
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,11 @@ from safetensors.torch import save_file
 from torch.utils.data import Sampler
 
 from motionbook_lib import atomic
-from motionbook_lib.runs import METRICS_FILE
 
 __all__ = [
     "CKPT_DIR",
     "STATE_FILE",
     "EpochBatchSampler",
-    "append_metrics",
-    "drop_metrics",
     "latest_checkpoint",
     "lr_factor",
     "optimizer_from_files",
@@ -37,7 +33,6 @@ __all__ = [
     "read_json",
     "rng_state",
     "set_rng_state",
-    "truncate_metrics",
     "write_checkpoint",
     "write_json",
 ]
@@ -147,50 +142,6 @@ def optimizer_from_files(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
         if isinstance(g.get("betas"), list):
             g["betas"] = tuple(g["betas"])
     return {"state": state, "param_groups": groups}
-
-
-def append_metrics(run_dir: str | os.PathLike, values: dict[str, float], step: int) -> None:
-    """Append one :func:`motionbook_lib.runs.log_metric` record per value to ``run_dir/metrics.jsonl``.
-
-    Same records as ``log_metric`` (``name``, ``value``, ``step``, ``time``), but appended in one write
-    instead of rewriting the whole file for each value, which a long run could not afford.
-    """
-    now = datetime.now(UTC).isoformat(timespec="milliseconds")
-    lines = "".join(
-        json.dumps({"name": k, "value": float(v), "step": int(step), "time": now}) + "\n" for k, v in values.items()
-    )
-    with open(Path(run_dir) / METRICS_FILE, "a", encoding="utf-8") as fh:
-        fh.write(lines)
-
-
-def _keep_metrics(path: Path, keep_record: Callable[[dict], bool]) -> None:
-    """Rewrite ``path`` atomically with the metric lines ``keep_record`` accepts; lines that are not JSON (cut
-    short by a crash) are dropped, and a file missing its final newline is rewritten."""
-    if not path.exists():
-        return
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    keep = []
-    for ln in lines:
-        try:
-            record = json.loads(ln)
-        except ValueError:
-            continue
-        if keep_record(record):
-            keep.append(ln)
-    if len(keep) != len(lines) or not path.read_bytes().endswith(b"\n"):
-        atomic.write_text(path, "".join(ln + "\n" for ln in keep))
-
-
-def truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines logged after ``step`` (by a run that died before its next checkpoint) and any
-    line cut short by the crash."""
-    _keep_metrics(path, lambda record: (record.get("step") or 0) <= step)
-
-
-def drop_metrics(path: Path, step: int, prefix: str) -> None:
-    """Drop the metric lines of ``step`` whose name starts with ``prefix`` (e.g. a finished run's final ``val/``
-    evaluation, which a rerun logs again), rewriting the file atomically."""
-    _keep_metrics(path, lambda r: not (r.get("step") == step and str(r.get("name", "")).startswith(prefix)))
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:

@@ -63,17 +63,16 @@ from motionbook_lib.atomic import write_json as atomic_write_json
 from motionbook_lib.data.store import MotionStore, open_store
 from motionbook_lib.eval.metrics import mm_dist, r_precision
 from motionbook_lib.features.normalizer import Normalizer
+from motionbook_lib.metrics_log import append_metrics, truncate_metrics
 from motionbook_lib.training import (
     CKPT_DIR,
     STATE_FILE,
     EpochBatchSampler,
-    append_metrics,
     latest_checkpoint,
     lr_factor,
     optimizer_from_files,
     read_json,
     set_rng_state,
-    truncate_metrics,
     write_checkpoint,
     write_json,
 )

@@ -59,18 +59,17 @@ from motionbook_lib.lm.modeling_m0 import M0Config, build_m0
 from motionbook_lib.lm.templates import _lc, build_example, templates_for
 from motionbook_lib.lm.text_tokenizer import add_motion_tokens, load_text_tokenizer, train_text_tokenizer
 from motionbook_lib.lm.vocab import MotionVocab
+from motionbook_lib.metrics_log import append_metrics, truncate_metrics
 from motionbook_lib.tokenizer.identity import IDENTITY_KEY, tokenizer_identity
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import (
     STATE_FILE,
     EpochBatchSampler,
-    append_metrics,
     latest_checkpoint,
     lr_factor,
     optimizer_from_files,
     read_json,
     set_rng_state,
-    truncate_metrics,
     write_checkpoint,
     write_json,
 )

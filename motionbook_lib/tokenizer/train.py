@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader
 
 from motionbook_lib.data.store import MotionDataset, MotionStore, collate_motions, open_store
 from motionbook_lib.features.d135 import D135_ROOT_VEL
+from motionbook_lib.metrics_log import append_metrics, drop_metrics, truncate_metrics
 from motionbook_lib.tokenizer.config import TokenizerConfig, TrainConfig
 from motionbook_lib.tokenizer.losses import (
     codebook_usage,
@@ -55,14 +56,11 @@ from motionbook_lib.training import (
     CKPT_DIR,
     STATE_FILE,
     EpochBatchSampler,
-    append_metrics,
-    drop_metrics,
     latest_checkpoint,
     lr_factor,
     optimizer_from_files,
     read_json,
     set_rng_state,
-    truncate_metrics,
     write_checkpoint,
     write_json,
 )
