@@ -23,7 +23,7 @@ from motionbook_lib.eval import (
     minilm_path,
     train_evaluator,
 )
-from motionbook_lib.eval.evaluator import _negative_mask
+from motionbook_lib.eval.evaluator_train import _negative_mask
 
 SMALL = dict(embed_dim=32, head_width=32, motion_width=16, scratch_width=16, heads=2, dropout=0.1, max_frames=64)
 
