@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import pandas as pd
 
 from motionbook_lib.analysis.codebook import tokenize_split, usage_summary
 from motionbook_lib.data.store import MotionStore, open_store
+from motionbook_lib.grid import Cell, run_grid
 from motionbook_lib.tokenizer import (
     MotionTokenizer,
     TokenizerConfig,
@@ -188,60 +188,42 @@ def run_sweep(
 
     Rows of cells outside this call's grid that are already in ``results.parquet`` are kept.
     """
-    from tqdm.auto import tqdm
-
     config = config or SweepConfig()
     root = Path(sweep_dir)
     root.mkdir(parents=True, exist_ok=True)
     store = open_store(store)
-    cells = [(q, int(b)) for q in config.quantizers for b in config.bits]
-    table = read_results(root)
-    bar = tqdm(cells, desc="codebook sweep", unit="cell", disable=not progress)
-    for quantizer, bits in bar:
-        bar.set_postfix(cell=f"{quantizer}-{bits}")
-        cell = cell_dir(root, quantizer, bits)
+    cells = [Cell({"quantizer": q, "bits": int(b)}, cell_dir(root, q, b).name) for q in config.quantizers
+             for b in config.bits]  # fmt: skip
+
+    def base(cell: Cell) -> dict[str, Any]:
         row: dict[str, Any] = {c: None for c in RESULT_COLUMNS}
-        row.update(quantizer=quantizer, bits=bits, codebook_size=1 << bits, run_dir=cell.name, error="")
-        try:
-            reused = _is_complete(cell)
-            train_seconds = None
-            if not reused:
-                result = trainer(
-                    config.tokenizer_config(quantizer, bits),
-                    store,
-                    cell,
-                    config.steps,
-                    config.train_config(),
-                    progress=False,
-                )
-                train_seconds = float(result.train_seconds)
-            found = _analyse(cell, store, config, train_seconds)
-            m, u = found["metrics"], found["usage"]
-            row.update(
-                status="ok",
-                reused=reused,
-                steps=found.get("steps"),
-                mpjpe_mm=m["mpjpe_mm"],
-                mse=m["mse"],
-                utilization=m["utilization"],
-                perplexity=m["perplexity"],
-                entropy_bits=u["entropy_bits"],
-                normalized_entropy=u["normalized_entropy"],
-                dead=u["dead"],
-                zipf_slope=u["zipf_slope"],
-                label_nmi=u["label_nmi"],
-                train_seconds=found.get("train_seconds"),
-            )
-        except Exception as err:  # a failed cell must not stop the sweep
-            row.update(status="failed", reused=False, error=f"{type(err).__name__}: {err}")
-            last = traceback.format_exception_only(type(err), err)[-1].strip()
-            bar.write(f"[sweep] {quantizer}-{bits} failed: {last}")
-        keep = ~((table["quantizer"] == quantizer) & (table["bits"] == bits)) if len(table) else []
-        new = pd.DataFrame([row], columns=list(RESULT_COLUMNS))
-        table = pd.concat([table[keep], new], ignore_index=True) if len(table) else new
-        table = table.sort_values(["quantizer", "bits"], kind="stable").reset_index(drop=True)
-        _write_results(root / RESULTS_FILE, table)
-    bar.close()
+        return {**row, **cell.key, "codebook_size": 1 << cell.key["bits"], "run_dir": cell.name, "error": ""}
+
+    def run_cell(cell: Cell, folder: Path) -> dict[str, Any]:
+        reused = _is_complete(folder)
+        train_seconds = None
+        if not reused:
+            tok_cfg = config.tokenizer_config(cell.key["quantizer"], cell.key["bits"])
+            result = trainer(tok_cfg, store, folder, config.steps, config.train_config(), progress=False)
+            train_seconds = float(result.train_seconds)
+        found = _analyse(folder, store, config, train_seconds)
+        m, u = found["metrics"], found["usage"]
+        return {**base(cell), "status": "ok", "reused": reused, "steps": found.get("steps"),
+                "mpjpe_mm": m["mpjpe_mm"], "mse": m["mse"], "utilization": m["utilization"],
+                "perplexity": m["perplexity"], "entropy_bits": u["entropy_bits"],
+                "normalized_entropy": u["normalized_entropy"], "dead": u["dead"], "zipf_slope": u["zipf_slope"],
+                "label_nmi": u["label_nmi"], "train_seconds": found.get("train_seconds")}  # fmt: skip
+
+    def failed(cell: Cell, folder: Path, err: BaseException, trace: str) -> dict[str, Any]:
+        return {**base(cell), "status": "failed", "reused": False, "error": f"{type(err).__name__}: {err}"}
+
+    def write(rows: list[dict[str, Any]]) -> None:
+        table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+        _write_results(root / RESULTS_FILE, table.sort_values(["quantizer", "bits"], kind="stable"))
+
+    rows = run_grid(root, cells, run_cell, failed, write, previous=read_results(root).to_dict("records"),
+                    desc="codebook sweep", progress=progress)  # fmt: skip
+    table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     order = {q: i for i, q in enumerate(config.quantizers)}
     return (
         table.assign(_o=table["quantizer"].map(order).fillna(len(order)))

@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -54,6 +53,7 @@ import pandas as pd
 
 from motionbook_lib import atomic
 from motionbook_lib.data.store import MotionStore, open_store
+from motionbook_lib.grid import Cell, run_grid
 from motionbook_lib.lm.modeling_m0 import SIZE_PRESETS, M0Config
 from motionbook_lib.lm.train import FINAL_DIR, M0TrainConfig, train_m0
 
@@ -410,7 +410,6 @@ def _run_sweep(
     command: str | None,
     trainer: Callable[..., Any],
 ) -> pd.DataFrame:
-    from tqdm.auto import tqdm
 
     config = config or SweepConfig()
     root = Path(sweep_dir)
@@ -436,56 +435,60 @@ def _run_sweep(
     from motionbook_lib.lm.evaluate import m0_eval_loss
     from motionbook_lib.lm.pipeline import M0Pipeline
 
-    cells = [(int(d), m) for m in config.models for d in config.data_sizes]
-    rows: dict[tuple[int, str], dict[str, Any]] = {}  # cells of earlier calls outside this grid stay listed
-    if (root / RESULTS_CSV).is_file():
-        for row in read_results(root).to_dict("records"):
-            rows[(int(row["data_size"]), str(row["model_size"]))] = row
-    for done in sorted(root.glob(f"d*-*/{DONE_FILE}")):
-        row = json.loads(done.read_text())
-        rows[(int(row["data_size"]), str(row["model_size"]))] = row
-    bar = tqdm(cells, desc="scaling sweep", unit="cell", disable=not progress)
-    for data_size, model in bar:
-        cell = cell_dir(root, data_size, model)
-        bar.set_postfix(cell=cell.name)
-        if (cell / DONE_FILE).is_file():
-            continue
-        steps = config.cell_steps(data_size)
+    cells = [Cell({"data_size": int(d), "model_size": m}, cell_dir(root, d, m).name) for m in config.models
+             for d in config.data_sizes]  # fmt: skip
+    previous = read_results(root).to_dict("records") if (root / RESULTS_CSV).is_file() else []
+    previous += [json.loads(done.read_text()) for done in sorted(root.glob(f"d*-*/{DONE_FILE}"))]
+    for row in previous:  # the key columns as the grid writes them
+        row["data_size"], row["model_size"] = int(row["data_size"]), str(row["model_size"])
+
+    def base(cell: Cell) -> dict[str, Any]:
         row: dict[str, Any] = {c: None for c in RESULT_COLUMNS}
-        row.update(data_size=data_size, model_size=model, steps=steps, run_dir=cell.name, error="",
-                   **{"R@1": float("nan"), "FID": float("nan")})  # fmt: skip
-        t0 = time.perf_counter()
-        try:
-            cfg = config.train_config(data_size, model)
-            cell.mkdir(parents=True, exist_ok=True)
-            atomic.write_json(cell / CELL_FILE, {"data_size": data_size, "model": model, "steps": steps,
-                                                 "train_config": cfg.to_dict()}, sort_keys=True)  # fmt: skip
-            _seed_cell(cell, root / "shared")
-            result = trainer(cfg, store, tok_final, cell, steps, progress=False)
-            pipe = M0Pipeline.from_pretrained(result.model_dir)
-            loss = m0_eval_loss(pipe, store, config.eval_split, config.max_frames, config.eval_batch_size,
-                                seed=config.seed, stage=config.stage)  # fmt: skip
-            lm = pipe.model
-            per_example = _tokens_per_example(cell, store, mtok, cfg)
-            row.update(
-                n_params=non_embedding_params(lm), n_params_total=int(sum(p.numel() for p in lm.parameters())),
-                tokens_per_motion=per_example, train_tokens=int(round(steps * config.batch_size * per_example)),
-                epochs=steps * config.batch_size / data_size, val_loss=loss["loss"],
-                val_motion_loss=loss["motion_loss"],
-            )  # fmt: skip
-            if gen_eval is not None:
-                row.update(gen_eval(result.model_dir))
-            row.update(status="ok", wall_s=time.perf_counter() - t0)
-            if not config.keep_weights:
-                _drop_weights(cell)
-            (cell / ERROR_FILE).unlink(missing_ok=True)
-            atomic.write_json(cell / DONE_FILE, row, sort_keys=True)  # last: the cell is finished
-        except Exception as err:  # a failed cell must not stop the sweep
-            row.update(status="failed", wall_s=time.perf_counter() - t0, error=f"{type(err).__name__}: {err}")
-            if cell.is_dir():
-                atomic.write_json(cell / ERROR_FILE, {**row, "traceback": traceback.format_exc()}, sort_keys=True)
-            bar.write(f"[scaling] {cell.name} failed: {row['error']}")
-        rows[(data_size, model)] = row
-        _write_results(root, list(rows.values()))
-    bar.close()
-    return _write_results(root, list(rows.values()))
+        return {**row, **cell.key, "steps": config.cell_steps(cell.key["data_size"]), "run_dir": cell.name,
+                "error": "", "R@1": float("nan"), "FID": float("nan")}  # fmt: skip
+
+    def finished(cell: Cell, folder: Path) -> dict[str, Any] | None:
+        return json.loads((folder / DONE_FILE).read_text()) if (folder / DONE_FILE).is_file() else None
+
+    started: dict[str, float] = {}
+
+    def run_cell(cell: Cell, folder: Path) -> dict[str, Any]:
+        data_size, model = cell.key["data_size"], cell.key["model_size"]
+        row, t0 = base(cell), started.setdefault(cell.name, time.perf_counter())
+        steps = row["steps"]
+        cfg = config.train_config(data_size, model)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic.write_json(folder / CELL_FILE, {"data_size": data_size, "model": model, "steps": steps,
+                                               "train_config": cfg.to_dict()}, sort_keys=True)  # fmt: skip
+        _seed_cell(folder, root / "shared")
+        result = trainer(cfg, store, tok_final, folder, steps, progress=False)
+        pipe = M0Pipeline.from_pretrained(result.model_dir)
+        loss = m0_eval_loss(pipe, store, config.eval_split, config.max_frames, config.eval_batch_size,
+                            seed=config.seed, stage=config.stage)  # fmt: skip
+        lm = pipe.model
+        per_example = _tokens_per_example(folder, store, mtok, cfg)
+        row.update(
+            n_params=non_embedding_params(lm), n_params_total=int(sum(p.numel() for p in lm.parameters())),
+            tokens_per_motion=per_example, train_tokens=int(round(steps * config.batch_size * per_example)),
+            epochs=steps * config.batch_size / data_size, val_loss=loss["loss"],
+            val_motion_loss=loss["motion_loss"],
+        )  # fmt: skip
+        if gen_eval is not None:
+            row.update(gen_eval(result.model_dir))
+        row.update(status="ok", wall_s=time.perf_counter() - t0)
+        if not config.keep_weights:
+            _drop_weights(folder)
+        (folder / ERROR_FILE).unlink(missing_ok=True)
+        atomic.write_json(folder / DONE_FILE, row, sort_keys=True)  # last: the cell is finished
+        return row
+
+    def failed(cell: Cell, folder: Path, err: BaseException, trace: str) -> dict[str, Any]:
+        wall = time.perf_counter() - started.get(cell.name, time.perf_counter())
+        row = {**base(cell), "status": "failed", "wall_s": wall, "error": f"{type(err).__name__}: {err}"}
+        if folder.is_dir():
+            atomic.write_json(folder / ERROR_FILE, {**row, "traceback": trace}, sort_keys=True)
+        return row
+
+    rows = run_grid(root, cells, run_cell, failed, lambda rows: _write_results(root, rows), previous=previous,
+                    finished=finished, desc="scaling sweep", progress=progress)  # fmt: skip
+    return _write_results(root, rows)
