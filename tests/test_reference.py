@@ -24,13 +24,15 @@ def test_every_step_leaves_its_results(smoke_run):
     out, summary = smoke_run
     results = summary["results"]
     assert set(results) == {"tokenizer", "conditioning_gap_stage1", "conditioning_gap_stage2", "prompt_check_g1",
-                            "prompt_check_g3", "paraphrase_check", "t2m_table", "m2t"}  # fmt: skip
+                            "prompt_check_g3", "paraphrase_check", "part_check", "t2m_table", "m2t"}  # fmt: skip
     assert json.loads((out / "results.json").read_text()) == summary
     claims = results["tokenizer"]["claims"]
     assert claims["ground_truth"]["rate"] > 0.9  # the checker on real motions: its ceiling
     p = results["prompt_check_g1"]
     assert p["prompts"] == 46 and p["own"]["claims"] > 0 and p["other_prompt_baseline"]["claims"] > 0
     assert summary["corpus"]["generator_fingerprint"] == corpus_fingerprint(0)
+    part = results["part_check"]  # 8 body-part prompts: one arm claim and one or two whole-body claims each
+    assert part["prompts"] == 8 and part["part"]["claims"] == 8 and part["whole"]["claims"] == 12
     m2t = results["m2t"]
     assert m2t["motions"] == summary["corpus"]["splits"]["test"] and m2t["retrieval"]["batch_size"] == 4
     assert m2t["claims"]["real"]["rate"] > 0.9  # the real captions hold on their own motions
@@ -49,6 +51,8 @@ def test_card_numbers_come_from_the_results(smoke_run):
     m2t = summary["results"]["m2t"]
     assert f"BLEU-4 {m2t['BLEU-4']:.3f} and ROUGE-L {m2t['ROUGE-L']:.3f}" in card
     assert f"{m2t['retrieval']['r1_ratio']:.2f} x that of the real captions" in card
+    part = summary["results"]["part_check"]
+    assert f"the arm's claim holds on {100 * part['part']['rate']:.1f}%" in card
 
 
 def test_rerun_is_a_no_op_and_other_settings_are_refused(smoke_run, capsys):

@@ -42,6 +42,7 @@ from motionbook_lib.skeleton import DEFAULT_FPS
 __all__ = [
     "CLAIM_KINDS",
     "PARAPHRASES",
+    "PART_PROMPTS",
     "PATTERNS",
     "PROMPTS",
     "Claim",
@@ -1190,3 +1191,52 @@ PARAPHRASES: list[str] = [
     "A person stands motionless.",
     "A person touches the toes.",
 ]
+
+
+def _part_prompt(caption: str, legs: dict[str, str], arm: str, line: str, claim: str, other: str) -> dict:
+    side = arm.split("_")[0]
+    rest = "right_arm" if side == "left" else "left_arm"
+    return {"caption": caption, "parts": {**legs, arm: line, rest: other}, "part": claim, "whole": caption}
+
+
+_WALK = {
+    "torso": "The upper body remains upright while walking.",
+    "left_leg": "The left leg swings through and plants the heel with each stride.",
+    "right_leg": "The right leg steps forward in a steady walking rhythm.",
+}
+_BACK = {
+    "torso": "The upper body faces forward as the body retreats.",
+    "left_leg": "The left foot steps backward, toes first.",
+    "right_leg": "The right foot steps backward, toes first.",
+}
+_SIDE = {
+    "torso": "The upper body stays upright and faces ahead.",
+    "left_leg": "The left foot leads each side step.",
+    "right_leg": "The right leg follows and closes the stance.",
+}
+_SWING = "The {} arm swings loosely in time with the steps."
+
+#: Body-part instructions (the part_t2m task) in the corpus's part phrasing: the whole-body line and the legs and
+#: torso move the body (forward, backward, sideways), one arm's line asks for something else (a wave, a raised arm,
+#: a punch). ``part`` is the claim of that arm's line, ``whole`` the whole-body line's: a model that follows the
+#: instructions makes both hold on one motion.
+PART_PROMPTS: list[dict] = [
+    _part_prompt("A person walks forward.", _WALK, "right_arm",
+                 "The right arm is raised above the shoulder and the hand waves side to side.",
+                 "A person waves the right hand.", _SWING.format("left")),
+    _part_prompt("A person walks forward.", _WALK, "left_arm", "The left hand waves high in the air.",
+                 "A person waves the left hand.", _SWING.format("right")),
+    _part_prompt("A person walks forward.", _WALK, "right_arm", "The right arm is raised above the head.",
+                 "A person raises the right arm above the head.", _SWING.format("left")),
+    _part_prompt("A person walks forward.", _WALK, "right_arm", "The right fist punches out in front.",
+                 "A person punches forward with the right fist.", _SWING.format("left")),
+    _part_prompt("A person walks backward.", _BACK, "right_arm",
+                 "The right arm is raised above the shoulder and the hand waves side to side.",
+                 "A person waves the right hand.", "The left arm swings slightly."),
+    _part_prompt("A person walks backward.", _BACK, "left_arm", "The left arm is raised out to the side.",
+                 "A person raises the left arm out to the side.", "The right arm hangs and sways a little."),
+    _part_prompt("A person steps sideways to the left.", _SIDE, "left_arm", "The left hand waves high in the air.",
+                 "A person waves the left hand.", "The right arm hangs relaxed at the side."),
+    _part_prompt("A person steps sideways to the left.", _SIDE, "right_arm", "The right arm is raised above the head.",
+                 "A person raises the right arm above the head.", "The left arm hangs relaxed at the side."),
+]  # fmt: skip

@@ -121,6 +121,15 @@ def render_card(summary: dict[str, Any], command: str = "python -m motionbook_li
         f"- Paraphrases not in the templates ({para['prompts']} prompts, scale {para['guidance_scale']:g}): "
         f"{_pct(para['own']['rate'])} (other-prompt baseline {_pct(para['other_prompt_baseline']['rate'])})."
     )
+    if "part_check" in res:
+        pc = res["part_check"]
+        lines.append(
+            f"- Body-part instructions ({pc['prompts']} prompts x {pc['seeds']} seeds, part_t2m: the legs and the "
+            f"whole-body line move the body, one arm's line asks for a wave, a raised arm or a punch): the arm's "
+            f"claim holds on {_pct(pc['part']['rate'])} (on another prompt's motion "
+            f"{_pct(pc['part_other_prompt_baseline']['rate'])}), the whole-body claim on {_pct(pc['whole']['rate'])} "
+            f"({_pct(pc['whole_other_prompt_baseline']['rate'])}); both on one motion {_pct(pc['both_hold'])}."
+        )
     best = max((k for k in res if k.startswith("prompt_check_g")), key=lambda k: res[k]["own"]["rate"])
     lines += ["", f"Per claim kind ({best.replace('prompt_check_g', 'guidance scale ')}):", "",
               _kinds(res[best]["own"]["per_kind"], res[best]["other_prompt_baseline"]["per_kind"]), ""]  # fmt: skip

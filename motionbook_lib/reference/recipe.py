@@ -38,7 +38,7 @@ import torch
 from motionbook_lib.atomic import write_json
 from motionbook_lib.data.store import MotionStore, open_or_build_store
 
-__all__ = ["SCALES", "ReferenceConfig", "corpus_fingerprint", "prompt_check", "run_reference", "scaled"]
+__all__ = ["SCALES", "ReferenceConfig", "corpus_fingerprint", "part_check", "prompt_check", "run_reference", "scaled"]
 
 #: Version of the recipe's outputs; bump when the steps change what they write.
 RECIPE_VERSION = 2
@@ -192,6 +192,31 @@ def prompt_check(
     }
 
 
+def part_check(pipe: Any, prompts: list[dict], seeds: int, seconds: float) -> dict[str, Any]:
+    """Body-part instructions (:data:`~motionbook_lib.eval.claims.PART_PROMPTS`): generate each from its part lines
+    and whole-body line (the part_t2m task) with ``seeds`` seeds, then check on the joints the named part's claim
+    (``part``) and the whole-body line's (``whole``). Each baseline checks the claims of the next prompt on this
+    prompt's motions (what the claims score on a motion not made for them)."""
+    from motionbook_lib.eval.claims import check_caption, claim_rate
+
+    joints, items = [], []
+    for seed in range(seeds):
+        for p in prompts:
+            out = pipe.generate_from_parts(p["parts"], caption=p["caption"], seconds=seconds, seed=seed)
+            joints.append(np.asarray(out["joints"], dtype=np.float64))
+            items.append(p)
+    result: dict[str, Any] = {"prompts": len(prompts), "seeds": seeds, "seconds": seconds}
+    for key in ("part", "whole"):
+        own = [p[key] for p in items]
+        other = [own[(i + 1) % len(own)] for i in range(len(own))]
+        result[key] = _rate_summary(claim_rate(own, joints, pipe.fps))
+        result[f"{key}_other_prompt_baseline"] = _rate_summary(claim_rate(other, joints, pipe.fps))
+    both = [all(r.holds for key in ("part", "whole") for r in check_caption(p[key], j, pipe.fps))
+            for p, j in zip(items, joints, strict=True)]  # fmt: skip
+    result["both_hold"] = float(np.mean(both)) if both else float("nan")
+    return result
+
+
 def run_reference(
     out: str | os.PathLike,
     config: ReferenceConfig,
@@ -206,7 +231,7 @@ def run_reference(
     (both recorded for the model card)."""
     from motionbook_lib.eval import EvaluatorConfig, EvaluatorTrainConfig, train_evaluator
     from motionbook_lib.eval.captioning import m2t_scores
-    from motionbook_lib.eval.claims import PARAPHRASES, PROMPTS
+    from motionbook_lib.eval.claims import PARAPHRASES, PART_PROMPTS, PROMPTS
     from motionbook_lib.eval.table import t2m_table
     from motionbook_lib.lm import M0Config, M0Pipeline, M0TrainConfig, train_m0
     from motionbook_lib.lm.evaluate import conditioning_gap
@@ -287,6 +312,7 @@ def run_reference(
     for g in sorted({1.0, config.guidance_scale}):
         evaluation(f"prompt_check_g{g:g}", lambda g=g: prompt_check(pipe, PROMPTS, seeds, seconds, g))
     evaluation("paraphrase_check", lambda: prompt_check(pipe, PARAPHRASES, seeds, seconds, config.guidance_scale))
+    evaluation("part_check", lambda: part_check(pipe, PART_PROMPTS, seeds, seconds))
     evaluation("t2m_table", lambda: t2m_table(
         store, evaluator.model_dir, tokenizer=tok.model_dir, m0=s2.model_dir, repeats=config.table_repeats,
         mm_captions=config.mm_captions, mm_generations=config.mm_generations, guidance_scale=config.guidance_scale,
