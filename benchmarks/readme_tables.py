@@ -174,6 +174,11 @@ def reference(folder: Path | None = None) -> str:
     para = r["paraphrase_check"]
     para_rate = f"{pct(para['own']['rate'])} (baseline {pct(para['other_prompt_baseline']['rate'])})"
     rows.append([f"paraphrases not in the templates, guidance {para['guidance_scale']:g}", para_rate, "reported"])
+    part = r.get("part_check")
+    if part:
+        rows.append([f"body-part instructions ({part['prompts']} prompts x {part['seeds']} seeds): the arm's claim",
+                     f"{pct(part['part']['rate'])} (baseline {pct(part['part_other_prompt_baseline']['rate'])}); "
+                     f"whole-body claim {pct(part['whole']['rate'])}", "reported"])  # fmt: skip
     for stage in (1, 2):
         gap = r[f"conditioning_gap_stage{stage}"]
         rows.append([f"conditioning gap after stage {stage} (val, nats per motion)",
