@@ -33,7 +33,7 @@ def test_checked_in_card_matches_default_build(default_store):
 def test_card_has_required_sections(default_store):
     text = render_card(default_store)
     for section in ("## Source", "## Licence", "## Fields", "## Skeleton, units and axes", "## Splits", "## Counts",
-                    "## Known limits", "## Actions", "## Lengths"):  # fmt: skip
+                    "## Known limits", "## Actions", "## Lengths", "## Static motion"):  # fmt: skip
         assert section in text
     assert "| 21 | right_wrist | right_elbow | right_arm |" in text
     assert "Y up" in text and "20 fps" in text

@@ -238,7 +238,8 @@ def test_humanml3d_import_splits_subclips_and_report(h3d_dir, tmp_path):
         assert len(store.captions(mid)) >= 1 and store.meta(mid)["tokens"]
     # the report: reasons of every skip, the IK error, the card
     by = rep["counts"]["skipped_by_reason"]
-    assert by == {"too short": 2, "too long": 0, "NaN": 1, "missing text": 1, "malformed": 3, "unknown joints": 0}
+    assert by == {"too short": 2, "too long": 0, "static": 0, "NaN": 1, "missing text": 1, "malformed": 3,
+                  "unknown joints": 0}  # fmt: skip
     reasons = {(s["id"] or s["file"].split("/")[-1]): s["reason"] for s in rep["skipped"]}
     assert reasons["900000.npy"] == "NaN" and reasons["900001.npy"] == "missing text"
     assert reasons["900002.npy"] == reasons["900003.npy"] == "malformed" and reasons["900004"] == "too short"
@@ -275,6 +276,24 @@ def test_humanml3d_options_and_missing_folder(h3d_dir, tmp_path):
     assert rep["counts"]["skipped_by_reason"]["too short"] >= 1
     with pytest.raises(FileNotFoundError, match="new_joints"):
         import_humanml3d(tmp_path, tmp_path / "b", progress=False)
+
+
+def test_drop_static_skips_held_poses_as_a_filter(tmp_path):
+    """--drop-static: a clip holding one pose (the critique of the paper's first data release) is skipped with
+    reason 'static' (a filter: not an error under strict); the moving clips are all kept."""
+    root = make_demo_humanml3d(tmp_path / "HumanML3D", n=3, sub_clips=False)
+    held = np.repeat(np.load(root / "new_joints" / "000000.npy")[:1], 60, axis=0)  # (60, 22, 3): one pose
+    held += np.random.default_rng(0).normal(0, 2e-4, held.shape)  # capture noise far below 0.05 m/s
+    np.save(root / "new_joints" / "900010.npy", held)
+    (root / "texts" / "900010.txt").write_text("a person stands#a/DET person/NOUN stand/VERB#0.0#0.0\n")
+    kept = import_humanml3d(root, tmp_path / "all", progress=False)
+    assert "900010" in set(MotionStore(tmp_path / "all").ids) and kept["counts"]["skipped_by_reason"]["static"] == 0
+    rep = import_humanml3d(root, tmp_path / "moving", strict=True, progress=False, drop_static=True)
+    ids = set(MotionStore(tmp_path / "moving").ids)
+    assert "900010" not in ids and ids == set(MotionStore(tmp_path / "all").ids) - {"900010"}
+    assert rep["counts"]["skipped_by_reason"]["static"] == 1
+    (skip,) = [s for s in rep["skipped"] if s["reason"] == "static"]
+    assert skip["id"] == "900010" and skip["field"] == "joints" and "held pose: 100% of its frames" in skip["detail"]
 
 
 # ---------------------------------------------------------------------------------------------- AMASS

@@ -507,3 +507,33 @@ def test_built_in_corpus_is_rebuilt_when_the_generator_changed(tmp_path, monkeyp
     info_file.write_text(json.dumps(info))
     with pytest.raises(FileExistsError, match="generator_fingerprint.*output changed"):
         build_store(store.path, 6, source="synthetic", workers=1, progress=False)
+
+
+def _still_or_moving(index: int, config) -> Motion:
+    """Motions 1 and 4 hold one pose; the others move (the fake generator's motions)."""
+    m = fake_generate(index, config)
+    if index in (1, 4):
+        m = Motion(local_rot=m.local_rot[:1].repeat(m.n_frames, 1, 1, 1), root_pos=m.root_pos[:1].repeat(m.n_frames, 1),
+                   betas=m.betas, fps=m.fps, meta=m.meta)  # fmt: skip
+    return m
+
+
+def test_build_drop_static_leaves_out_held_poses_and_says_how_many(tmp_path, capsys):
+    from motionbook_lib.data.cards import card_facts
+    from motionbook_lib.data.quality import is_held_pose, static_share
+
+    still = _still_or_moving(1, FakeConfig())
+    assert static_share(still.joints(), 20.0) == 1.0 and is_held_pose(still.joints(), 20.0)
+    assert not is_held_pose(_still_or_moving(0, FakeConfig()).joints(), 20.0)
+    kw = {"source": "fake", "config": FakeConfig(), "generator": _still_or_moving, "workers": 1, "progress": False}
+    everything = MotionStore(build_store(tmp_path / "all", 6, **kw))
+    assert len(everything) == 6 and card_facts(everything)["static"]["held_poses"] == 2
+    out = build_store(tmp_path / "moving", 6, drop_static=True, **kw)
+    assert "dropped 2 held pose(s) of 6 motions" in capsys.readouterr().err
+    store = MotionStore(out)
+    assert list(store.ids) == [motion_id("fake", i) for i in (0, 2, 3, 5)]
+    assert store.info["build"]["dropped_static"] == 2 and store.info["build"]["drop_static"] is True
+    assert card_facts(store)["static"]["held_poses"] == 0
+    assert build_store(out, 6, drop_static=True, **kw) == out  # the same settings: the finished store
+    with pytest.raises(FileExistsError, match="drop_static"):
+        build_store(tmp_path / "all", 6, drop_static=True, **kw)

@@ -54,6 +54,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         progress=not args.no_progress,
         overwrite=args.overwrite,
+        drop_static=args.drop_static,
     )
     _print_info(MotionStore(out, verify=False).info_summary())
     return 0
@@ -76,6 +77,8 @@ def add_build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-frames", type=int, default=DEFAULT_SHARD_FRAMES, help="frames per shard file")
     p.add_argument("--chunk-size", type=int, default=32, help="motions per task sent to a worker")
     p.add_argument("--overwrite", action="store_true", help="delete an existing store in --out first")
+    p.add_argument("--drop-static", action="store_true", help="leave out held poses (>= 90%% of frames with no "
+                   "joint moving faster than 0.05 m/s); store.json records how many")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_build)
 
@@ -207,7 +210,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     else:
         config = importers.HumanML3DConfig(**extra)
     report = importers.import_motions(
-        args.format, args.path, args.out, config, strict=args.strict, progress=not args.no_progress
+        args.format, args.path, args.out, config, strict=args.strict, progress=not args.no_progress,
+        drop_static=args.drop_static,
     )
     c = report["counts"]
     print(f"imported {c['motions']:,} motion(s) from {c['files_imported']:,} of {c['files']:,} file(s) into {args.out}")
@@ -228,6 +232,8 @@ def add_import_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unit", default="auto", help="BVH: m, cm, mm, inch, cmu or auto (default: from the rest height)")
     p.add_argument("--up", default="y", choices=("y", "z"), help="BVH: the file's up axis (default y)")
     p.add_argument("--min-frames", type=int, help="drop motions shorter than this at 20 fps (default 40)")
+    p.add_argument("--drop-static", action="store_true", help="drop held poses (>= 90%% of frames with no joint "
+                   "moving faster than 0.05 m/s); the report counts them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_import)
 

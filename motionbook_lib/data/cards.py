@@ -72,6 +72,38 @@ def _hash_ids(ids: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
+#: Most motions a card checks for held poses (evenly spaced over the store; forward kinematics of each).
+STATIC_SAMPLE = 2000
+
+
+def static_facts(store: MotionStore, max_motions: int = STATIC_SAMPLE) -> dict:
+    """Static frames and held poses (:mod:`motionbook_lib.data.quality`) over up to ``max_motions`` motions of
+    the store, evenly spaced: the share of static frames per clip (quantiles) and the clips that are held poses."""
+    import torch
+
+    from motionbook_lib.data.quality import HELD_POSE_SHARE, STATIC_SPEED, static_share
+    from motionbook_lib.features.d135 import d135_to_joints
+    from motionbook_lib.skeleton import Skeleton
+
+    n = len(store)
+    rows = np.unique(np.linspace(0, n - 1, min(n, max_motions)).round().astype(np.int64)) if n else []
+    shares = []
+    for r in rows:
+        feat = torch.from_numpy(np.ascontiguousarray(store.features(int(r)), dtype=np.float32))
+        with torch.no_grad():
+            joints = d135_to_joints(feat, Skeleton.from_betas(store.betas(int(r)))).numpy()
+        shares.append(static_share(joints, store.fps([int(r)])))
+    s = np.asarray(shares, dtype=np.float64)
+    q = np.quantile(s, [0.5, 0.9, 1.0]) if len(s) else np.zeros(3)
+    return {
+        "checked": int(len(rows)),
+        "speed_m_s": STATIC_SPEED,
+        "held_share": HELD_POSE_SHARE,
+        "static_share_quantiles": [round(float(x), 3) for x in q],
+        "held_poses": int((s >= HELD_POSE_SHARE).sum()),
+    }
+
+
 def card_facts(store: MotionStore) -> dict:
     """Every number a card shows, computed from the store."""
     man = store.manifest
@@ -115,6 +147,7 @@ def card_facts(store: MotionStore) -> dict:
         "captions_per_motion_mean": round(float(np.mean(n_captions)), 2) if n_captions else 0.0,
         "caption_words_mean": round(float(np.mean(words)), 1) if words else 0.0,
         "splits": splits,
+        "static": static_facts(store),
     }
 
 
@@ -122,6 +155,17 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def _static_text(st: dict, motions: int) -> str:
+    which = "every motion" if st["checked"] == motions else f"{st['checked']:,} motions evenly spaced over the store"
+    q = st["static_share_quantiles"]
+    return (
+        f"A frame is static when every joint moves slower than {st['speed_m_s']:g} m/s; a clip is a held pose when "
+        f"at least {100 * st['held_share']:.0f}% of its frames are static (`motionbook_lib.data.quality`). Checked "
+        f"on {which}: static frames per clip at the median / 90% / max: {q[0]:g} / {q[1]:g} / {q[2]:g}; held poses: "
+        f"{st['held_poses']:,}. Builds and imports drop held poses with `--drop-static`."
+    )
 
 
 def render_card(store: MotionStore, text: CardText = SYNTHETIC_CARD) -> str:
@@ -190,6 +234,10 @@ def render_card(store: MotionStore, text: CardText = SYNTHETIC_CARD) -> str:
             ],
             ["length", "motions"],
         ),
+        "",
+        "## Static motion",
+        "",
+        _static_text(f["static"], f["motions"]),
         "",
         "## Actions",
         "",

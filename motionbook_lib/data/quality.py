@@ -29,16 +29,20 @@ import torch
 from motionbook_lib.skeleton import JOINT_NAMES, LEFT_FOOT, NUM_JOINTS, RIGHT_FOOT
 
 __all__ = [
+    "HELD_POSE_SHARE",
     "JOINT_LIMITS",
+    "STATIC_SPEED",
     "JointLimit",
     "TWIST_AXIS",
     "cadence",
     "foot_contacts",
     "foot_skating",
     "ground_penetration",
+    "is_held_pose",
     "joint_limit_violations",
     "knee_flexion",
     "root_speed",
+    "static_share",
     "swing_twist_angles",
 ]
 
@@ -370,3 +374,31 @@ def root_speed(root_pos: np.ndarray | torch.Tensor, fps: float) -> np.ndarray:
     if p.ndim != 2 or p.shape[-1] != 3:
         raise ValueError(f"root_pos must have shape (T, 3), got {p.shape}")
     return np.linalg.norm(np.diff(p[:, [0, 2]], axis=0), axis=-1) * fps
+
+
+# ---------------------------------------------------------------- static clips
+
+#: A frame is static when its fastest joint moves slower than this (m/s): nothing visibly moves. Quiet standing
+#: sways the pelvis by a few cm at about 0.25 Hz (well under 0.05 m/s), any deliberate movement exceeds it.
+STATIC_SPEED = 0.05
+#: A clip is a held pose when at least this share of its frames is static (the critique of the first MotionLib
+#: release: over half of its sequences were one pose repeated).
+HELD_POSE_SHARE = 0.9
+
+
+def static_share(joints: np.ndarray | torch.Tensor, fps: float, speed: float = STATIC_SPEED) -> float:
+    """Share of the clip's frame steps in which every joint moves slower than ``speed`` m/s (1.0 for a clip of
+    one frame)."""
+    j = _np(joints, "joints")
+    _check_joints(j)
+    if len(j) < 2:
+        return 1.0
+    fastest = np.linalg.norm(np.diff(j, axis=0), axis=-1).max(-1) * fps  # (T-1,) m/s
+    return float((fastest < speed).mean())
+
+
+def is_held_pose(
+    joints: np.ndarray | torch.Tensor, fps: float, speed: float = STATIC_SPEED, share: float = HELD_POSE_SHARE
+) -> bool:
+    """Whether the clip is a held pose: at least ``share`` of its frames static (:func:`static_share`)."""
+    return static_share(joints, fps, speed) >= share

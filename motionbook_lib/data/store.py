@@ -1288,11 +1288,19 @@ def _init_worker(parent: int | None = None) -> None:
         _exit_with_parent(parent)
 
 
-def _generate_chunk(generator: Generator, config: Any, source: str, indices: list[int]) -> list[_Encoded]:
-    """Generate, encode and checksum motions in a worker process."""
+def _generate_chunk(
+    generator: Generator, config: Any, source: str, indices: list[int], drop_static: bool = False
+) -> list[_Encoded]:
+    """Generate, encode and checksum motions in a worker process (held poses left out with ``drop_static``)."""
     out = []
     for i in indices:
         m = generator(i, config)
+        if drop_static:
+            from motionbook_lib.data.quality import is_held_pose
+
+            with torch.no_grad():
+                if is_held_pose(m.joints(), float(m.fps)):
+                    continue
         feat = m.to_d135().numpy()  # (T, 135)
         out.append(_encode(motion_id(source, i), feat, m.betas, float(m.fps), m.meta, source))
     return out
@@ -1332,6 +1340,7 @@ def build_store(
     progress: bool = True,
     overwrite: bool = False,
     mp_context: str | None = None,
+    drop_static: bool = False,
 ) -> Path:
     """Generate motions ``part_range(n, *part)`` with ``generator(index, config)`` into a store.
 
@@ -1348,6 +1357,8 @@ def build_store(
         part: (i, n_parts): build the contiguous slice ``part_range(n, i, n_parts)``.
         workers: processes (default ``os.cpu_count()``; <= 1 generates in this process).
         generator: ``f(index, config) -> Motion``, a module-level function (it is sent to workers).
+        drop_static: leave out held poses (:func:`motionbook_lib.data.quality.is_held_pose`); their number is
+            printed and recorded in ``store.json`` (``build.dropped_static``).
     """
     out = Path(out_dir)
     gen, config = _resolve_source(source, config, generator)
@@ -1361,6 +1372,8 @@ def build_store(
         "config": _config_dict(config),
         "generator": f"{getattr(gen, '__module__', '?')}.{getattr(gen, '__qualname__', '?')}",
     }
+    if drop_static:  # recorded only when set: stores built before the option compare equal
+        info["drop_static"] = True
     if source == "synthetic" and generator is None:  # the built-in generator: which version of its output
         from motionbook_lib.data.synthetic import generator_fingerprint
 
@@ -1370,8 +1383,10 @@ def build_store(
     if (out / STORE_JSON).exists():
         existing = MotionStore(out, verify=False)
         build = existing.info.get("build") or {}
-        if any(build.get(k) != v for k, v in info.items()):
-            changed = sorted(k for k, v in info.items() if build.get(k) != v)
+        want = {**info, "drop_static": bool(drop_static)}
+        have = {**build, "drop_static": bool(build.get("drop_static", False))}
+        changed = sorted(k for k, v in want.items() if have.get(k) != v)
+        if changed:
             raise FileExistsError(
                 f"{out / STORE_JSON}: a store built with other settings exists (field(s) {', '.join(changed)}"
                 + ("; the built-in generator's output changed since" if "generator_fingerprint" in changed else "")
@@ -1384,16 +1399,25 @@ def build_store(
     workers = (os.cpu_count() or 1) if workers is None else workers
     bar = _progress(len(indices), len(indices) - len(todo), progress, out.name)
     try:
-        for results in _run_chunks(gen, config, source, chunks, workers, mp_context):
+        for chunk, results in zip(chunks, _run_chunks(gen, config, source, chunks, workers, mp_context, drop_static),
+                                  strict=True):  # fmt: skip
             for enc in results:
                 writer._add_encoded(enc)
-            bar.update(len(results))
+            bar.update(len(chunk))
         writer.close()
     except BaseException:
         writer.abort()
         raise
     finally:
         bar.close()
+    if drop_static:
+        store_file = out / STORE_JSON
+        store_info = json.loads(store_file.read_text())
+        dropped = len(indices) - int(store_info["counts"]["motions"])
+        store_info["build"]["dropped_static"] = dropped
+        write_json(store_file, store_info, default=_jsonable)
+        print(f"[motionbook] {out}: dropped {dropped} held pose(s) of {len(indices)} motions (--drop-static)",
+              file=sys.stderr)  # fmt: skip
     return out
 
 
@@ -1404,12 +1428,18 @@ def _progress(total: int, initial: int, enabled: bool, desc: str) -> Any:
 
 
 def _run_chunks(
-    gen: Generator, config: Any, source: str, chunks: list[list[int]], workers: int, mp_context: str | None
+    gen: Generator,
+    config: Any,
+    source: str,
+    chunks: list[list[int]],
+    workers: int,
+    mp_context: str | None,
+    drop_static: bool = False,
 ) -> Iterator[list]:
     """Results of ``_generate_chunk`` for each chunk, in order, with a bounded number in flight."""
     if workers <= 1 or len(chunks) <= 1:
         for c in chunks:
-            yield _generate_chunk(gen, config, source, c)
+            yield _generate_chunk(gen, config, source, c, drop_static)
         return
     import multiprocessing as mp
 
@@ -1419,14 +1449,14 @@ def _run_chunks(
     todo = iter(chunks)
     try:
         for c in todo:
-            pending.append(pool.submit(_generate_chunk, gen, config, source, c))
+            pending.append(pool.submit(_generate_chunk, gen, config, source, c, drop_static))
             if len(pending) >= 2 * workers:
                 break
         while pending:
             result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(pool.submit(_generate_chunk, gen, config, source, nxt))
+                pending.append(pool.submit(_generate_chunk, gen, config, source, nxt, drop_static))
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -76,7 +76,7 @@ def import_motions(
 ) -> dict:
     """Import ``path`` in format ``fmt`` (one of :data:`FORMATS`) into a new store ``out``; returns the report.
 
-    ``kwargs`` go to the importer (``strict``, ``progress``, ``shard_frames``).
+    ``kwargs`` go to the importer (``strict``, ``progress``, ``shard_frames``, ``drop_static``).
     """
     if fmt == "humanml3d":
         return import_humanml3d(path, out, config, **kwargs)

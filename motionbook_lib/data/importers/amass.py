@@ -258,6 +258,7 @@ def import_amass(
     strict: bool = False,
     progress: bool = True,
     shard_frames: int = DEFAULT_SHARD_FRAMES,
+    drop_static: bool = False,
 ) -> dict:
     """Import one AMASS ``.npz`` or a folder of them (searched recursively) into a new store at ``out``.
 
@@ -284,4 +285,5 @@ def import_amass(
         progress=progress,
         shard_frames=shard_frames,
         notes=notes,
+        drop_static=drop_static,
     )

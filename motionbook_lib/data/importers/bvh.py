@@ -623,6 +623,7 @@ def import_bvh(
     strict: bool = False,
     progress: bool = True,
     shard_frames: int = DEFAULT_SHARD_FRAMES,
+    drop_static: bool = False,
 ) -> dict:
     """Import one ``.bvh`` file or a folder of them (searched recursively) into a new store at ``out``.
 
@@ -647,6 +648,7 @@ def import_bvh(
         progress=progress,
         shard_frames=shard_frames,
         notes=notes,
+        drop_static=drop_static,
     )
 
 

@@ -26,6 +26,7 @@ import torch
 
 from motionbook_lib.atomic import write_text as atomic_write_text
 from motionbook_lib.data.cards import CardText, write_card
+from motionbook_lib.data.quality import HELD_POSE_SHARE, STATIC_SPEED, static_share
 from motionbook_lib.data.store import DEFAULT_SHARD_FRAMES, STORE_JSON, MotionStore, StoreWriter
 from motionbook_lib.motion import Motion
 from motionbook_lib.rotations import quaternion_to_matrix
@@ -50,9 +51,12 @@ __all__ = [
 REPORT_NAME = "import_report.json"
 CARD_NAME = "DATA_CARD.md"
 LOG_NAME = "import_log.jsonl"
-#: Why a file or a sample was not imported. "too short" / "too long" are filters, the others bad input.
-SKIP_REASONS: tuple[str, ...] = ("too short", "too long", "NaN", "missing text", "malformed", "unknown joints")
-FILTERS: tuple[str, ...] = ("too short", "too long")
+#: Why a file or a sample was not imported. "too short" / "too long" / "static" (a held pose, with ``drop_static``)
+#: are filters, the others bad input.
+SKIP_REASONS: tuple[str, ...] = (
+    "too short", "too long", "static", "NaN", "missing text", "malformed", "unknown joints"
+)  # fmt: skip
+FILTERS: tuple[str, ...] = ("too short", "too long", "static")
 #: Column-vector rotation taking AMASS's Z-up world to Y-up the way HumanML3D does:
 #: swap y and z, then negate x, i.e. (x, y, z) -> (-x, z, y).
 Z_UP_TO_Y_UP = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
@@ -201,8 +205,12 @@ def run_import(
     progress: bool = True,
     shard_frames: int = DEFAULT_SHARD_FRAMES,
     notes: list[str] | None = None,
+    drop_static: bool = False,
 ) -> dict:
     """Stream ``convert(file)`` for every file into a store at ``out``; returns the import report.
+
+    With ``drop_static`` a motion that is a held pose (:func:`motionbook_lib.data.quality.is_held_pose`) is skipped
+    with reason ``static`` (a filter, like too short: never an error under ``strict``).
 
     ``config`` (a dataclass) is recorded in ``store.json['build']``; a resume must use the same one.
     """
@@ -244,6 +252,16 @@ def run_import(
                         entry["skipped"].append(rec)
                         skipped.append(rec)
                         continue
+                    if drop_static:
+                        with torch.no_grad():
+                            share = static_share(it.motion.joints(), float(it.motion.fps))
+                        if share >= HELD_POSE_SHARE:
+                            rec = {"file": rel, "id": it.id, "reason": "static", "field": "joints",
+                                   "detail": f"held pose: {share:.0%} of its frames static (every joint slower than "
+                                   f"{STATIC_SPEED:g} m/s)"}  # fmt: skip
+                            entry["skipped"].append(rec)
+                            skipped.append(rec)
+                            continue
                     writer.add(it.id, it.motion)
                     entry["ids"].append(it.id)
                     entry["samples"].append({"id": it.id, "frames": it.motion.n_frames, **it.stats})

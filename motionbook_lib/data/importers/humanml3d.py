@@ -196,6 +196,7 @@ def import_humanml3d(
     strict: bool = False,
     progress: bool = True,
     shard_frames: int = DEFAULT_SHARD_FRAMES,
+    drop_static: bool = False,
 ) -> dict:
     """Import a HumanML3D folder into a new store at ``out``; returns the import report.
 
@@ -231,6 +232,7 @@ def import_humanml3d(
         progress=progress,
         shard_frames=shard_frames,
         notes=notes,
+        drop_static=drop_static,
     )
 
 
