@@ -55,3 +55,17 @@ def test_card_of_imported_store_states_the_source_splits(tmp_path):
     card = (tmp_path / "store" / "DATA_CARD.md").read_text()
     assert "Splits given by the source" in card
     assert "Deterministic by a hash" not in card
+
+
+def test_length_histogram_counts_every_clip_however_long(tmp_path):
+    """Clips of 10 s and more (AMASS and BVH captures run for minutes) have their own rows in the card."""
+    import numpy as np
+
+    from motionbook_lib.data.store import StoreWriter
+
+    with StoreWriter(tmp_path / "s", source="direct") as w:
+        for i, frames in enumerate((30, 200, 300, 1300)):  # 1.5 s, exactly 10 s, 15 s, 65 s at 20 fps
+            w.add_features(f"m{i}", np.zeros((frames, 135), np.float32))
+    text = render_card(MotionStore(tmp_path / "s"))
+    for row in ("| 0-2 s | 1 |", "| 8-10 s | 0 |", "| 10-20 s | 2 |", "| 20-60 s | 0 |", "| 60 s or more | 1 |"):
+        assert row in text

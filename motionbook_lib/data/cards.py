@@ -130,8 +130,9 @@ def card_facts(store: MotionStore) -> dict:
             "ids_sha256_16": _hash_ids([str(man["id"].iloc[i]) for i in idx]),
         }
     q = np.quantile(secs, [0.0, 0.1, 0.5, 0.9, 1.0]) if len(secs) else np.zeros(5)
-    hist_edges = list(range(0, 12, 2))
-    hist = np.histogram(secs, bins=hist_edges)[0].tolist()
+    hist_edges = [0, 2, 4, 6, 8, 10, 20, 60]  # bins [a, b) and a last one of every clip >= 60 s: none is left out
+    hist = [int(((secs >= a) & (secs < b)).sum()) for a, b in zip(hist_edges[:-1], hist_edges[1:], strict=True)]
+    hist.append(int((secs >= hist_edges[-1]).sum()))
     return {
         "motions": int(len(man)),
         "frames": int(lengths.sum()),
@@ -226,13 +227,13 @@ def render_card(store: MotionStore, text: CardText = SYNTHETIC_CARD) -> str:
         "",
         _table(
             [
-                [f"{a}-{b} s", str(c)]
+                [f"{a}-{b} s" if b is not None else f"{a} s or more", str(c)]
                 for a, b, c in zip(
-                    f["length_hist"]["edges_s"][:-1], f["length_hist"]["edges_s"][1:], f["length_hist"]["counts"],
+                    f["length_hist"]["edges_s"], [*f["length_hist"]["edges_s"][1:], None], f["length_hist"]["counts"],
                     strict=True,
                 )
             ],
-            ["length", "motions"],
+            ["length (from, up to but not including)", "motions"],
         ),
         "",
         "## Static motion",
