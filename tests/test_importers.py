@@ -539,7 +539,7 @@ def test_bvh_bad_files_are_skipped_with_reasons(bvh_dir, tmp_path):
 def test_bvh_strict_error_and_joint_map_override(bvh_dir, tmp_path):
     with pytest.raises(ImportFailed, match=r"x_bad_channels\.bvh: CHANNELS of joint 'LeftUpLeg' \(line \d+\)"):
         import_bvh(bvh_dir, tmp_path / "store", strict=True, progress=False)
-    assert not (tmp_path / "store" / STORE_JSON).exists()
+    assert not (tmp_path / "store").exists()  # nothing left behind: no import log, no writer.json, no shards/
     one = tmp_path / "one"
     one.mkdir()
     shutil.copy(bvh_dir / "x_unknown.bvh", one)
@@ -550,6 +550,23 @@ def test_bvh_strict_error_and_joint_map_override(bvh_dir, tmp_path):
     assert MotionStore(tmp_path / "s2").meta("x_unknown")["joint_map"]["left_elbow"] == "L_Elbow"
     with pytest.raises(ValueError, match="joint map keys"):
         BvhConfig(joint_map={"elbow": "X"})
+
+
+def test_empty_or_all_failed_input_is_an_error_that_writes_nothing(bvh_dir, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=r"empty: no bvh input files found; nothing was written"):
+        import_bvh(empty, tmp_path / "s0", progress=False)
+    assert not (tmp_path / "s0").exists()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in ("x_garbage.bvh", "x_nan.bvh", "x_truncated.bvh"):
+        shutil.copy(bvh_dir / f, bad)
+    with pytest.raises(ValueError, match=r"none of the 3 bvh file\(s\) gave a motion \(malformed 2, NaN 1\)"):
+        import_bvh(bad, tmp_path / "s1", progress=False)
+    assert not (tmp_path / "s1").exists()
+    assert cli_main(["import", "--format", "bvh", str(bad), "--out", str(tmp_path / "s2"), "--no-progress"]) == 1
+    assert "none of the 3 bvh file(s)" in capsys.readouterr().err and not (tmp_path / "s2").exists()
 
 
 def test_import_resumes_after_interruption(bvh_dir, tmp_path, monkeypatch):

@@ -586,6 +586,11 @@ class StoreWriter:
         self._new_shard_stats()
 
     # -- finishing -----------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        """Motions in the store so far: resumed, flushed and buffered."""
+        return self.n_motions + len(self._rows)
+
     def abort(self) -> None:
         """Drop the buffered (uncommitted) motions; completed shards stay for a later resume."""
         self._buf, self._rows, self._buf_frames = [], [], 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -64,6 +65,10 @@ Z_UP_TO_Y_UP = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
 
 class ImportFailed(ValueError):
     """Strict mode: a bad input file, with the file and field in the message."""
+
+
+class NothingImported(ValueError):
+    """Every input file failed or was filtered out: no store is made."""
 
 
 class SkipFile(Exception):
@@ -217,6 +222,9 @@ def run_import(
     out = Path(out)
     if (out / STORE_JSON).exists():
         raise FileExistsError(f"{out / STORE_JSON} exists: {out} already holds a complete store; choose another --out")
+    if not files:
+        raise FileNotFoundError(f"{root}: no {fmt} input files found; nothing was written to {out}")
+    created = not out.exists() or not any(out.iterdir())  # this call's folder: a failed import leaves nothing
     info = {"importer": fmt, "path": str(root.resolve()), "config": asdict(config)}
     writer = StoreWriter(out, shard_frames=shard_frames, source=fmt, info=info)
     log_path = out / LOG_NAME
@@ -268,9 +276,18 @@ def run_import(
                 entries.append(entry)
                 log.write(json.dumps(entry) + "\n")
                 log.flush()
+        if writer.count == 0:
+            by_reason = Counter(s["reason"] for s in skipped)
+            raise NothingImported(
+                f"{root}: none of the {len(files)} {fmt} file(s) gave a motion ("
+                + (", ".join(f"{r} {n}" for r, n in by_reason.items()) or "no motions in them")
+                + f"); nothing was written to {out}"
+            )
         writer.close()
-    except BaseException:
+    except BaseException as err:
         writer.abort()
+        if created and isinstance(err, ImportFailed | NothingImported):
+            shutil.rmtree(out, ignore_errors=True)  # a strict failure or an empty import leaves no folder behind
         raise
     finally:
         bar.close()
