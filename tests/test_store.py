@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import subprocess
 import sys
 import types
 from dataclasses import dataclass
@@ -537,3 +539,25 @@ def test_build_drop_static_leaves_out_held_poses_and_says_how_many(tmp_path, cap
     assert build_store(out, 6, drop_static=True, **kw) == out  # the same settings: the finished store
     with pytest.raises(FileExistsError, match="drop_static"):
         build_store(tmp_path / "all", 6, drop_static=True, **kw)
+
+
+def test_a_second_writer_on_the_same_folder_is_refused(tmp_path):
+    """Two builds into one folder: the second is refused at once, naming the folder and the first writer's
+    process (it used to restart from zero and crash on the first one's temp files); the lock goes with the
+    first writer, and a writer that dies releases it."""
+    from motionbook_lib.data.store import StoreLocked
+
+    first = StoreWriter(tmp_path / "s", shard_frames=100, source="direct")
+    first.add("m0", fake_generate(0, FakeConfig()))
+    with pytest.raises(StoreLocked, match=rf"s: another writer is building this store \(pid {os.getpid()} on "):
+        StoreWriter(tmp_path / "s", shard_frames=100, source="direct")
+    first.abort()  # an interrupted build: the folder stays resumable, the lock is gone
+    with StoreWriter(tmp_path / "s", shard_frames=100, source="direct") as again:
+        again.add("m1", fake_generate(1, FakeConfig()))
+    # m0 filled a shard (committed): the resumed build keeps it
+    assert list(MotionStore(tmp_path / "s").ids) == ["m0", "m1"] and not (tmp_path / "s" / "manifest").exists()
+    script = (f"import os, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+              "from motionbook_lib.data.store import StoreWriter; "
+              f"w = StoreWriter({str(tmp_path / 'k')!r}, source='direct'); os._exit(1)")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 1  # killed while holding the lock
+    StoreWriter(tmp_path / "k", source="direct").abort()  # the lock died with it

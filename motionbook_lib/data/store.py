@@ -74,6 +74,7 @@ __all__ = [
     "LengthBucketSampler",
     "MotionDataset",
     "MotionStore",
+    "StoreLocked",
     "StoreWriter",
     "build_store",
     "collate_motions",
@@ -104,6 +105,7 @@ NORMALIZER_FILE = "normalizer.safetensors"
 SHARD_DIR = "shards"
 PARTS_DIR = "manifest"
 WRITER_JSON = "writer.json"
+LOCK_FILE = "writer.lock"
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -410,9 +412,17 @@ class StoreWriter:
         if not parts_dir.exists() and any(self.path.iterdir()):
             raise FileExistsError(f"{self.path} is not empty and holds no unfinished store build")
         parts_dir.mkdir(exist_ok=True)  # first: its presence marks the folder as an unfinished build
-        (self.path / SHARD_DIR).mkdir(exist_ok=True)
-        self._check_settings(parts_dir / WRITER_JSON)
+        self._lock = _lock_folder(self.path, parts_dir / LOCK_FILE)  # before anything reads or repairs the build
+        try:
+            (self.path / SHARD_DIR).mkdir(exist_ok=True)
+            self._check_settings(parts_dir / WRITER_JSON)
+            self._setup()
+        except BaseException:
+            self._release()
+            raise
 
+    def _setup(self) -> None:
+        """Empty buffers and counters, then recover what an interrupted build committed."""
         self._buf: list[np.ndarray] = []  # (T_i, 135) float32 each
         self._rows: list[dict] = []
         self._buf_frames = 0
@@ -599,6 +609,12 @@ class StoreWriter:
                     self.path / (MANIFEST_FILE + ".tmp")]:  # fmt: skip
             tmp.unlink(missing_ok=True)
         self._closed = True
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
 
     def close(self) -> Path:
         """Flush, consolidate the manifest, write the normalizer and finally ``store.json``."""
@@ -633,6 +649,7 @@ class StoreWriter:
         with _writing(self.path / STORE_JSON, "the store description", remove=False):
             write_json(self.path / STORE_JSON, store_info, default=_jsonable)
         _fsync_dir(self.path)
+        self._release()
         shutil.rmtree(parts_dir, ignore_errors=True)
         self._closed = True
         return self.path
@@ -645,6 +662,36 @@ class StoreWriter:
             self.close()
         else:
             self.abort()
+
+
+class StoreLocked(OSError):
+    """Another process is writing the store folder."""
+
+
+def _lock_folder(folder: Path, lock_path: Path) -> Any:
+    """An exclusive, non-blocking advisory lock (POSIX ``flock``) on ``lock_path``, holding this process's id; the
+    open file is returned (closing it releases the lock, and so does the process's death). A second writer gets
+    :class:`StoreLocked` naming the folder and the process that holds it. No lock where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        return None
+    import socket
+
+    fh = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the writer's lifetime
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise StoreLocked(f"{folder}: another writer is building this store ({holder}); wait for it to finish or "
+                          "write to another folder") from None  # fmt: skip
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} on {socket.gethostname()}, since {datetime.now(UTC).isoformat(timespec='seconds')}")
+    fh.flush()
+    return fh
 
 
 def _created_by() -> str:
