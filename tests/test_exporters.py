@@ -92,7 +92,7 @@ Frame Time: 0.1
     "edit,field",
     [
         (lambda t: t.replace("CHANNELS 6 Yrotation", "CHANNELS 5 Yrotation"), "CHANNELS of joint 'arm'"),
-        (lambda t: t.replace("Frames: 1", "Frames: 2"), "MOTION data"),
+        (lambda t: t.replace("Frames: 1", "Frames: 3"), "MOTION data"),  # off by one is tolerated (a warning)
         (lambda t: t.replace("60\n", "60 70\n"), "MOTION data"),
         (lambda t: t.replace("Frame Time: 0.1", "Frame Time: x"), "Frame Time"),
         (lambda t: t.replace("OFFSET 1 0 0", "OFFSET 1 0"), "OFFSET of joint 'arm'"),

@@ -552,6 +552,46 @@ def test_bvh_strict_error_and_joint_map_override(bvh_dir, tmp_path):
         BvhConfig(joint_map={"elbow": "X"})
 
 
+def test_frames_header_off_by_one_imports_with_a_warning(tmp_path):
+    """A Frames: count one off the frame lines (an exporter slip) imports what is there, with a warning naming the
+    file and both counts (also in the report); strict mode refuses it; two off is still a malformed file."""
+    (tmp_path / "src").mkdir()
+    src = cmu_rig_bvh(tmp_path / "src" / "take.bvh", seconds=3.0)
+    text = src.read_text()
+    n = int(text.split("Frames: ")[1].split()[0])
+    src.write_text(text.replace(f"Frames: {n}", f"Frames: {n + 1}"))
+    with pytest.warns(UserWarning, match=rf"take\.bvh: Frames: {n + 1} declared, {n} frame lines found"):
+        rep = import_bvh(tmp_path / "src", tmp_path / "ok", progress=False)
+    (sample,) = rep["files"][0]["samples"]
+    assert rep["counts"]["motions"] == 1 and any(f"Frames: {n + 1} declared" in x for x in sample["notes"])
+    with pytest.raises(ImportFailed, match=rf"take\.bvh: MOTION data: truncated: Frames: {n + 1} declared, {n} "):
+        import_bvh(tmp_path / "src", tmp_path / "strict", strict=True, progress=False)
+    src.write_text(text.replace(f"Frames: {n}", f"Frames: {n + 2}"))
+    with pytest.raises(ValueError, match="none of the 1 bvh file"):
+        import_bvh(tmp_path / "src", tmp_path / "two", progress=False)
+
+
+def test_rest_pose_first_frame_is_dropped_unless_kept(tmp_path):
+    """CMU captures start with a T-pose calibration frame: detected (every rotation channel ~0 while the next frame
+    is not) and dropped by default, said in the motion's meta and the report; --keep-rest-frame keeps it."""
+    (tmp_path / "src").mkdir()
+    src = cmu_rig_bvh(tmp_path / "src" / "take.bvh", seconds=3.0, fps=20.0)
+    lines = src.read_text().splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("Frames: "))
+    n = int(lines[k].split()[1])
+    first = lines[k + 2].split()
+    rest = " ".join(first[:3] + ["0.00000"] * (len(first) - 3))  # root position kept, every rotation 0
+    lines[k] = f"Frames: {n + 1}"
+    src.write_text("\n".join([*lines[: k + 2], rest, *lines[k + 2 :]]) + "\n")
+    rep = import_bvh(tmp_path / "src", tmp_path / "dropped", BvhConfig(fps=20.0), progress=False)
+    kept = import_bvh(tmp_path / "src", tmp_path / "kept", BvhConfig(fps=20.0, keep_rest_frame=True), progress=False)
+    a, b = MotionStore(tmp_path / "dropped"), MotionStore(tmp_path / "kept")
+    assert a.lengths[0] == n and b.lengths[0] == n + 1
+    assert a.meta("take")["rest_frame_dropped"] is True and b.meta("take")["rest_frame_dropped"] is False
+    assert any("rest pose: dropped" in x for x in rep["files"][0]["samples"][0]["notes"])
+    assert not any("rest pose: dropped" in x for x in kept["files"][0]["samples"][0].get("notes", []))
+
+
 def test_empty_or_all_failed_input_is_an_error_that_writes_nothing(bvh_dir, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -577,11 +617,11 @@ def test_import_resumes_after_interruption(bvh_dir, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = bvh_mod.read_bvh
 
-    def flaky(path):
+    def flaky(path, strict=False):
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt
-        return real(path)
+        return real(path, strict)
 
     monkeypatch.setattr(bvh_mod, "read_bvh", flaky)
     out = tmp_path / "store"

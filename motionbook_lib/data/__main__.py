@@ -204,7 +204,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     extra = {"min_frames": args.min_frames} if args.min_frames is not None else {}
     if args.format == "bvh":
         preset, joint_map = importers.bvh.load_joint_map(args.joint_map) if args.joint_map else ("auto", None)
-        config = importers.BvhConfig(unit=args.unit, up=args.up, preset=preset, joint_map=joint_map, **extra)
+        config = importers.BvhConfig(unit=args.unit, up=args.up, preset=preset, joint_map=joint_map,
+                                     keep_rest_frame=args.keep_rest_frame, **extra)  # fmt: skip
     elif args.format == "amass":
         config = importers.AmassConfig(model_folder=args.model_folder, **extra)
     else:
@@ -231,6 +232,8 @@ def add_import_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--joint-map", help="BVH: JSON object (or .json file) of motionbook joint -> BVH joint names")
     p.add_argument("--unit", default="auto", help="BVH: m, cm, mm, inch, cmu or auto (default: from the rest height)")
     p.add_argument("--up", default="y", choices=("y", "z"), help="BVH: the file's up axis (default y)")
+    p.add_argument("--keep-rest-frame", action="store_true", help="BVH: keep a first frame that is the rig's rest "
+                   "pose (CMU files start with one; dropped by default, and the report says so)")
     p.add_argument("--min-frames", type=int, help="drop motions shorter than this at 20 fps (default 40)")
     p.add_argument("--drop-static", action="store_true", help="drop held poses (>= 90%% of frames with no joint "
                    "moving faster than 0.05 m/s); the report counts them")

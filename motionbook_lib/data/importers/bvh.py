@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,7 @@ class BvhData:
     frame_time: float  # seconds
     motion: np.ndarray  # (T, C) float64, C = total channel count
     end_sites: dict[int, np.ndarray] = field(default_factory=dict)  # joint -> (3,) offset
+    warnings: list[str] = field(default_factory=list)  # tolerated defects (e.g. a Frames: count off by one)
 
     @property
     def n_frames(self) -> int:
@@ -222,8 +224,11 @@ def _floats(tokens: list[str], n: int, what: str) -> np.ndarray:
         raise BvhError(what, f"not numbers: {' '.join(tokens)}") from None
 
 
-def parse_bvh(text: str, name: str = "<bvh>") -> BvhData:
-    """Parse BVH text; raises :class:`BvhError` (field + line) for malformed input."""
+def parse_bvh(text: str, name: str = "<bvh>", strict: bool = False) -> BvhData:
+    """Parse BVH text; raises :class:`BvhError` (field + line) for malformed input. A ``Frames:`` header that
+    differs from the frame lines by one (a common exporter slip) is tolerated with a warning in
+    ``BvhData.warnings`` naming the file and both counts, the lines found being used; ``strict`` makes it an
+    error like any other mismatch."""
     lines = text.splitlines()
     k = 0
 
@@ -363,6 +368,11 @@ def parse_bvh(text: str, name: str = "<bvh>") -> BvhData:
     C = sum(len(c) for c in channels)
     rows = [ln.split() for ln in lines[k:] if ln.strip()]
     counts = np.array([len(r) for r in rows], dtype=np.int64)
+    tolerated: list[str] = []
+    if abs(len(rows) - n_frames) == 1 and rows and not strict:
+        tolerated.append(f"{name}: Frames: {n_frames} declared, {len(rows)} frame lines found; imported "
+                        f"{len(rows)} frames")  # fmt: skip
+        n_frames = len(rows)
     if len(rows) < n_frames:
         raise BvhError("MOTION data", f"truncated: Frames: {n_frames} declared, {len(rows)} frame lines found")
     if len(rows) > n_frames:
@@ -379,17 +389,35 @@ def parse_bvh(text: str, name: str = "<bvh>") -> BvhData:
         motion = np.array([v for r in rows for v in r], dtype=np.float64).reshape(n_frames, C)
     except ValueError as err:
         raise BvhError("MOTION data", f"non-numeric value ({err})") from None
-    return BvhData(names, parents, np.stack(offsets), channels, frame_time, motion, end_sites)  # type: ignore[arg-type]
+    return BvhData(names, parents, np.stack(offsets), channels, frame_time, motion, end_sites,  # type: ignore[arg-type]
+                   tolerated)  # fmt: skip
 
 
-def read_bvh(path: str | os.PathLike) -> BvhData:
+def read_bvh(path: str | os.PathLike, strict: bool = False) -> BvhData:
     """Parse a BVH file (see :func:`parse_bvh`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
         text = p.read_text(encoding="latin-1")
-    return parse_bvh(text, p.name)
+    return parse_bvh(text, p.name, strict)
+
+
+#: A first frame whose every rotation channel (root's included) is within this many degrees of zero is the rig's
+#: rest pose (CMU files start with a T-pose frame), when the next frame is not.
+REST_FRAME_DEGREES = 0.5
+
+
+def rest_first_frame(data: BvhData) -> bool:
+    """Whether frame 0 is the rest pose (all rotation channels ~0) and frame 1 is not: a capture's calibration
+    frame, not motion."""
+    if data.n_frames < 2:
+        return False
+    rot_cols = [i for i, c in enumerate(c for chans in data.channels for c in chans) if c.lower().endswith("rotation")]
+    if not rot_cols:
+        return False
+    first, second = np.abs(data.motion[0, rot_cols]), np.abs(data.motion[1, rot_cols])
+    return bool(first.max() < REST_FRAME_DEGREES and second.max() >= REST_FRAME_DEGREES)
 
 
 # ---------------------------------------------------------------------------------------------- mapping
@@ -475,6 +503,7 @@ class BvhConfig:
     fit_shape: bool = True  # fit betas to the rig's bone lengths
     fit_size: bool = True  # scale the motion by the leg-length ratio when betas cannot match the rig's legs
     betas_bound: float = 3.0
+    keep_rest_frame: bool = False  # keep a first frame that is the rig's rest pose (dropped by default)
 
     def __post_init__(self) -> None:
         if self.unit != "auto" and self.unit not in UNITS:
@@ -528,13 +557,13 @@ def _targets(
 
 
 class _Converter:
-    def __init__(self, root: Path, config: BvhConfig) -> None:
-        self.root, self.config = root, config
+    def __init__(self, root: Path, config: BvhConfig, strict: bool = False) -> None:
+        self.root, self.config, self.strict = root, config, strict
 
     def __call__(self, path: Path) -> list[Converted]:
         cfg = self.config
         try:
-            data = read_bvh(path)
+            data = read_bvh(path, self.strict)
         except BvhError as err:
             raise SkipFile("malformed", err.field, err.detail) from None
         except OSError as err:
@@ -553,6 +582,13 @@ class _Converter:
                 f"{want} not in the file (preset {preset}; file joints: {', '.join(data.names[:40])}); "
                 "pass a joint map naming them",
             )
+        notes_file = list(data.warnings)
+        for w in data.warnings:
+            warnings.warn(w, stacklevel=2)
+        rest_dropped = not cfg.keep_rest_frame and rest_first_frame(data)
+        if rest_dropped:
+            data = replace(data, motion=data.motion[1:])
+            notes_file.append("frame 0 is the rig's rest pose: dropped (keep it with --keep-rest-frame)")
         unit = detect_unit(data, mapping) if cfg.unit == "auto" else cfg.unit
         scale = UNITS[unit]
         rot, trans = data.local_transforms()  # (T, J, 3, 3), (T, J, 3)
@@ -587,6 +623,7 @@ class _Converter:
             "joint_map_preset": preset,
             "joint_map": used,
             "interpolated_joints": [JOINT_NAMES[j] for j in range(NUM_JOINTS) if has[j] and not measured[j]],
+            "rest_frame_dropped": rest_dropped,
         }
         err = ik.joint_error[:, torch.from_numpy(measured)]
         stats = {
@@ -596,8 +633,8 @@ class _Converter:
             "size_scale": round(size, 6),
             "preset": preset,
         }
-        if notes:
-            stats["notes"] = notes
+        if notes or notes_file:
+            stats["notes"] = [*notes_file, *notes]
         mid = path.relative_to(self.root).with_suffix("").as_posix()
         return [Converted(mid, Motion(ik.local_rot, ik.root_pos, ik.betas, cfg.fps, meta), stats)]
 
@@ -641,7 +678,7 @@ def import_bvh(
         root=root,
         files=files,
         out=out,
-        convert=_Converter(root, cfg),
+        convert=_Converter(root, cfg, strict),
         config=cfg,
         card=BVH_CARD,
         strict=strict,
