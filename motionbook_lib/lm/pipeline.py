@@ -13,11 +13,13 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
+from motionbook_lib.features.d135 import d135_to_joints
 from motionbook_lib.lm.modeling_m0 import generate_codes
 from motionbook_lib.lm.templates import PART_ORDER, format_parts, get_template
 from motionbook_lib.lm.text_tokenizer import load_text_tokenizer
 from motionbook_lib.lm.vocab import MotionVocab
 from motionbook_lib.skeleton import DEFAULT_FPS
+from motionbook_lib.tokenizer.foot_lock import lock_feet
 from motionbook_lib.tokenizer.identity import IDENTITY_KEY, tokenizer_identity
 from motionbook_lib.tokenizer.modeling_tokenizer import MotionTokenizer
 from motionbook_lib.training import read_json
@@ -35,6 +37,9 @@ class M0Pipeline:
     vocab: MotionVocab
     fps: float = DEFAULT_FPS
     stage: int = 2  # the training stage: 1 speaks the alignment templates, 2 the instruction templates
+    #: hold planted feet in place when decoding (:func:`motionbook_lib.tokenizer.foot_lock.lock_feet`: root path
+    #: and leg IK, pose otherwise as decoded); False gives the tokenizer's raw decode
+    foot_lock: bool = True
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> M0Pipeline:
@@ -80,7 +85,9 @@ class M0Pipeline:
         with torch.no_grad():
             tokens = torch.as_tensor(codes)[None]  # (1, S[, P])
             features = self.motion_tokenizer.decode(tokens)[0]  # (T, 135)
-            joints = self.motion_tokenizer.tokens_to_joints(tokens)[0]  # (T, 22, 3)
+            if self.foot_lock:
+                features = lock_feet(features, fps=self.fps).to(features)
+            joints = d135_to_joints(features)  # (T, 22, 3) on the neutral body
         return {"codes": codes, "features": features, "joints": joints}
 
     def _sample(

@@ -39,7 +39,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from motionbook_lib.data.store import MotionDataset, MotionStore, collate_motions, open_store
-from motionbook_lib.features.d135 import D135_ROOT_VEL
+from motionbook_lib.features.d135 import D135_ROOT_VEL, d135_to_joints
 from motionbook_lib.metrics_log import append_metrics, drop_metrics, truncate_metrics
 from motionbook_lib.tokenizer.config import TokenizerConfig, TrainConfig
 from motionbook_lib.tokenizer.losses import (
@@ -201,6 +201,8 @@ def global_motion_metrics(
     - ``foot_skate`` / ``foot_skate_gt``: mean horizontal foot speed in contact (m/s,
       :func:`motionbook_lib.data.quality.foot_skating`, pooled over contact samples) of the
       reconstructions and of the targets, and ``foot_skate_ratio`` = their quotient;
+    - ``foot_skate_locked``, ``foot_skate_ratio_locked``, ``root_path_m_locked``: the same for the reconstructions
+      after foot locking at decode (:func:`motionbook_lib.tokenizer.foot_lock.lock_feet`, what M0's pipeline does);
     - ``vel_sign_backward``: share of the frames whose target root moves backwards (heading-frame
       velocity z < -``MOVING_SPEED``) where the reconstruction's also points backwards;
       ``vel_sign_sideways``: the same for sideways frames (|x| > ``MOVING_SPEED`` and |x| > |z|) and the sign of x;
@@ -208,6 +210,7 @@ def global_motion_metrics(
     - ``path_frames``: the window length used (``seconds`` x fps, rounded up to a multiple of alpha).
     """
     from motionbook_lib.data.quality import foot_skating
+    from motionbook_lib.tokenizer.foot_lock import lock_feet
 
     store = open_store(store)
     fps = store.fps(store.split(split))
@@ -220,7 +223,7 @@ def global_motion_metrics(
     mean, std = model.feat_mean, model.feat_std
     moving = MOVING_SPEED / fps  # m/frame
     s = dict.fromkeys(("path", "global", "frames", "skate", "skate_n", "skate_gt", "skate_gt_n", "back", "back_n",
-                       "side", "side_n"), 0.0)  # fmt: skip
+                       "side", "side_n", "path_locked", "skate_locked", "skate_locked_n"), 0.0)  # fmt: skip
     was_training = model.training
     model.eval()
     try:
@@ -238,10 +241,13 @@ def global_motion_metrics(
             s["global"] += float(mpjpe_mm(g_rec, g_gt, mask)) * valid
             s["frames"] += valid
             for i, n in enumerate(mask.sum(1).tolist()):
-                for key, g in (("skate", g_rec), ("skate_gt", g_gt)):
-                    fs = foot_skating(g[i, :n].double().cpu().numpy(), fps)
+                n = int(n)
+                locked = d135_to_joints(lock_feet((rec[i, :n] * std + mean).cpu(), fps=fps).float())  # (n, 22, 3)
+                for key, g in (("skate", g_rec[i, :n]), ("skate_gt", g_gt[i, :n]), ("skate_locked", locked)):
+                    fs = foot_skating(g.double().cpu().numpy(), fps)
                     s[key] += fs["mean_speed"] * fs["n_contact"]
                     s[key + "_n"] += fs["n_contact"]
+                s["path_locked"] += float(root_path_error_m(locked, g_gt[i, :n].cpu())) * n
             v_gt = (x * std + mean)[..., D135_ROOT_VEL]  # (B, F, 2) heading-frame root velocity
             v_rec = (rec * std + mean)[..., D135_ROOT_VEL]
             back = mask & (v_gt[..., 1] < -moving)
@@ -254,8 +260,12 @@ def global_motion_metrics(
         model.train(was_training)
     skate = s["skate"] / s["skate_n"] if s["skate_n"] else 0.0
     skate_gt = s["skate_gt"] / s["skate_gt_n"] if s["skate_gt_n"] else 0.0
+    skate_locked = s["skate_locked"] / s["skate_locked_n"] if s["skate_locked_n"] else 0.0
     return {
         "root_path_m": s["path"] / s["frames"],
+        "root_path_m_locked": s["path_locked"] / s["frames"],
+        "foot_skate_locked": skate_locked,
+        "foot_skate_ratio_locked": skate_locked / skate_gt if skate_gt > 0 else float("nan"),
         "global_mpjpe_mm": s["global"] / s["frames"],
         "foot_skate": skate,
         "foot_skate_gt": skate_gt,
