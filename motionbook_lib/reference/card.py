@@ -88,6 +88,9 @@ def render_card(summary: dict[str, Any], command: str = "python -m motionbook_li
         + (", ".join(f"{k} {v:g}" for k, v in cfg["stage2_task_weights"].items())
            if cfg.get("stage2_task_weights") else "uniform over the 52 templates")
         + ". The paper's plain M0 is the same with corruption 0 and a uniform mix (`M0TrainConfig` defaults).",
+        "- Decoding: M0's motions go through foot locking (`motionbook_lib.tokenizer.foot_lock`: the root path "
+        "moved by the planted feet's shared slide, each stance held by two-bone leg IK; `M0Pipeline.foot_lock`); "
+        "the tokenizer table gives its skating with and without it.",
         "",
         "## Tokenizer (test split)",
         "",

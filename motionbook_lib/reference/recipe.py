@@ -12,8 +12,9 @@ Steps (each skipped when its output exists, each trainer resumes from its last c
    generation can use classifier-free guidance;
 5. evaluate (``eval/*.json``): the tokenizer on the test split (MPJPE, root path, skating, kinematic claims of its
    reconstructions next to the ground truth's), M0's conditioning gap, the kinematic prompt check
-   (:data:`~motionbook_lib.eval.claims.PROMPTS` x seeds, with the other-prompt baseline), and the text-to-motion
-   table scored by the evaluator, and captioning (``m2t``: BLEU-4, ROUGE-L, the evaluator's R@k of the captions
+   (:data:`~motionbook_lib.eval.claims.PROMPTS` x seeds, with the other-prompt baseline), the body-part instruction
+   check (:data:`~motionbook_lib.eval.claims.PART_PROMPTS`), the text-to-motion table scored by the evaluator (M0's
+   motions decoded with foot locking), and captioning (``m2t``: BLEU-4, ROUGE-L, the evaluator's R@k of the captions
    against the real captions', and the kinematic claims of the captions checked on their motions);
 6. ``results.json`` gathers every number; ``MODEL_CARD.md`` is written from it.
 
@@ -41,7 +42,7 @@ from motionbook_lib.data.store import MotionStore, open_or_build_store
 __all__ = ["SCALES", "ReferenceConfig", "corpus_fingerprint", "part_check", "prompt_check", "run_reference", "scaled"]
 
 #: Version of the recipe's outputs; bump when the steps change what they write.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 #: Stage 2's task mix (weights of the template draw): text-to-motion first, so that instruction tuning keeps the
 #: text conditioning stage 1 taught (drawn uniformly over the 52 templates, the motion-only continuation and
@@ -61,7 +62,7 @@ class ReferenceConfig:
     tok_bits: int = 8
     tok_width: int = 96
     tok_depth: int = 2
-    tok_steps: int = 2000
+    tok_steps: int = 4000
     tok_batch: int = 32
     tok_window: int = 64
     tok_lr: float = 2e-3
@@ -72,8 +73,8 @@ class ReferenceConfig:
     eval_batch: int = 64
     # M0
     m0_size: str = "mini"
-    stage1_steps: int = 3000
-    stage2_steps: int = 1000
+    stage1_steps: int = 4000
+    stage2_steps: int = 1500
     m0_batch: int = 16
     m0_lr: float = 1e-3
     max_frames: int = 200  # the corpus's longest clip (10 s at 20 fps): no caption loses its last segment to a crop
