@@ -163,6 +163,11 @@ def reference(folder: Path | None = None) -> str:
         ["tokenizer MPJPE (test, mm)", f"{tok['mpjpe_mm']:.1f}", "≤ 30"],
         ["tokenizer root-path error over 4 s (m)", f"{tok['root_path_m']:.3f}", "≤ 0.10"],
         ["tokenizer foot skating / ground truth", f"{tok['foot_skate_ratio']:.2f}x", "≤ 1.5x"],
+    ]
+    if "foot_skate_ratio_locked" in tok:
+        rows += [["the same with foot locking at decode (root path error)",
+                  f"{tok['foot_skate_ratio_locked']:.2f}x ({tok['root_path_m_locked']:.3f} m)", "≤ 1.5x"]]  # fmt: skip
+    rows += [
         ["claims on ground truth (test captions)", pct(claims["ground_truth"]["rate"]), "the checker's ceiling"],
         ["claims on tokenizer reconstructions", pct(claims["reconstruction"]["rate"]), "≥ 90%"],
     ]
@@ -189,6 +194,10 @@ def reference(folder: Path | None = None) -> str:
     if m0:
         rows.append([f"M0 R@1 / Real R@1 (test, batches of 32, guidance {g_table:g})",
                      f"{m0['R@1']['mean']:.3f} / {real['R@1']['mean']:.3f}", "≥ 0.6 x Real"])  # fmt: skip
+        if "foot skating" in m0 and "jitter" in m0:
+            rows.append(["M0 foot skating / jitter, as multiples of Real's",
+                         f"{m0['foot skating']['mean'] / real['foot skating']['mean']:.2f}x / "
+                         f"{m0['jitter']['mean'] / real['jitter']['mean']:.2f}x", "≤ 1.5x"])  # fmt: skip
         rand = table.get("Random motions", {})
         if rand:
             rows.append(["M0 FID / random real motions' FID",
