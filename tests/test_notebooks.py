@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ def _require(notebook: Path | None, pattern: str) -> Path:
 def test_notebook_hygiene(notebook: Path | None) -> None:
     nb = _require(notebook, "*.ipynb")
     assert notebook_hygiene(nb) == []
+    # opened in JupyterLab, a notebook starts the project's kernel (`make install` registers it), not "python3"
+    kernel = json.loads(nb.read_text())["metadata"]["kernelspec"]
+    assert (kernel["name"], kernel["display_name"]) == ("motionbook", "motionbook (.venv)"), nb.name
 
 
 @pytest.mark.slow
