@@ -671,7 +671,9 @@ _PLAYER_JS = r"""
   window.mbPlayer = {mixer: mixer, action: action, renderer: renderer, frames: 0};
   function tick() {
     requestAnimationFrame(tick);
-    var dt = Math.min(clock.getDelta(), 0.1);
+    // real time however slowly the page renders (frames are skipped); a stall over 1 s (a hidden tab) is not
+    // played back as a jump
+    var dt = Math.min(clock.getDelta(), 1.0);
     if (playing) mixer.update(dt * speed);
     var f = Math.min(Math.round(action.time * D.fps), D.frames - 1);
     if (playing) slider.value = String(f);
