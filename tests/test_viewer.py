@@ -107,6 +107,8 @@ def test_pythreejs_player_keyframe_tracks(mode: str) -> None:
     player.speed.value = 2.0  # jslink: client-side; the Python side keeps its own value
     assert "ground truth" in player.captions.children[0].value
     assert repr(player).startswith("MotionPlayer(")
+    # one set of controls: pythreejs' own play/pause/stop/repeat row is in the page (it carries the action) but hidden
+    assert player.action in player.widget.children and player.action.layout.display == "none"
     if mode == "mesh":
         meshes = [c for c in player.scene.children[0].children]
         sk = meshes[0]

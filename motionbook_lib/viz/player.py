@@ -232,7 +232,9 @@ class MotionPlayer:
         duration = max(c.duration for c in clips)
         self.clip = p3.AnimationClip(name="motion", tracks=tracks, duration=duration)
         self.mixer = p3.AnimationMixer(world)
-        self.action = p3.AnimationAction(self.mixer, self.clip, world)
+        # the action's own widget (play / pause / stop / repeat buttons) stays in the page, hidden: the player's
+        # labelled controls drive it, and a second, unlabelled row of buttons only confused
+        self.action = p3.AnimationAction(self.mixer, self.clip, world, layout=w.Layout(display="none"))
 
         target, half, eye = _view(clips)
         size = 2.0 * half + 4.0
