@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from motionbook_lib.configs import config_from_dict
 
 __all__ = ["CURVE_FIELDS", "EvaluatorConfig", "EvaluatorTrainConfig", "MINILM_NAME"]
 
@@ -28,18 +30,6 @@ WORD_PATTERN = re.compile(r"[a-z0-9]+")
 
 # ----------------------------------------------------------------------------------------------
 # configs
-
-
-def _from_dict(cls: type, data: Any, what: str) -> Any:
-    if not isinstance(data, dict):
-        raise ValueError(f"{what}: expected a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - {f.name for f in fields(cls)})
-    if unknown:
-        raise ValueError(f"{what}: unknown field(s) {', '.join(unknown)} for {cls.__name__}")
-    try:
-        return cls(**data)
-    except TypeError as err:
-        raise ValueError(f"{what}: {err}") from err
 
 
 def _positive_ints(obj: Any, names: Sequence[str]) -> None:
@@ -114,7 +104,7 @@ class EvaluatorConfig:
 
     @classmethod
     def from_dict(cls, data: Any, what: str = "evaluator config") -> EvaluatorConfig:
-        return _from_dict(cls, data, what)
+        return config_from_dict(cls, data, what)
 
 
 @dataclass

@@ -18,28 +18,15 @@ T2M-GPT / paper VQ-VAE baselines).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from motionbook_lib.configs import config_from_dict
 from motionbook_lib.skeleton import DEFAULT_FPS
 
 QUANTIZERS: tuple[str, ...] = ("lfq2d", "vq", "rvq", "lfq")
 #: codebook bits used when ``codebook_bits`` is None.
 DEFAULT_BITS: dict[str, int] = {"lfq2d": 14, "lfq": 14, "vq": 9, "rvq": 9}
-
-
-def _from_dict(cls: type, data: Any, what: str) -> Any:
-    """Build dataclass ``cls`` from a dict; unknown or missing keys raise ValueError naming ``what``."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{what}: expected a JSON object, got {type(data).__name__}")
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{what}: unknown field(s) {', '.join(unknown)} for {cls.__name__}")
-    try:
-        return cls(**data)
-    except TypeError as err:
-        raise ValueError(f"{what}: {err}") from err
 
 
 @dataclass
@@ -132,7 +119,7 @@ class TokenizerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], what: str = "tokenizer config") -> TokenizerConfig:
-        return _from_dict(cls, data, what)
+        return config_from_dict(cls, data, what)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -185,4 +172,4 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], what: str = "train config") -> TrainConfig:
-        return _from_dict(cls, data, what)
+        return config_from_dict(cls, data, what)
