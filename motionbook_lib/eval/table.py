@@ -359,7 +359,9 @@ def collect_motions(
                                            guidance_scale=guidance_scale)  # fmt: skip
                 gens.append(_as_numpy(out["features"]))  # (T', 135)
             feats.append(gens[0])
-            joints.append(posed_joints(gens[0], betas[k]))
+            # on the body M0's pipeline decoded it for (neutral; feet held there by its foot locking): posed on the
+            # test motion's body instead, its locked feet would slide again with the other leg lengths
+            joints.append(_as_numpy(out["joints"]) if "joints" in out else posed_joints(gens[0], betas[k]))
             if k in mm_rows:
                 mm.append(gens)
         s = MotionSet(ROW_M0, feats, joints, mm_features=mm or None)
@@ -401,6 +403,8 @@ def collect_motions(
     }
     if ROW_M0 in rows:
         meta["guidance_scale"] = float(guidance_scale)
+        meta["m0_body"] = "the pipeline's (neutral body, foot locking on)" if getattr(pipe, "foot_lock", False) else (
+            "the pipeline's (neutral body)")  # fmt: skip
     return EvalMotions(store, split, indices, captions, fps, rows, retrieval and len(train) > 0, seed, meta)
 
 
