@@ -132,6 +132,18 @@ def _cached(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return value
 
 
+def _throughput(result: Any) -> float:
+    """Training tokens/s of an M0 stage: this call's, or, when the stage was already finished (nothing trained
+    now), the last rate its training logged in ``metrics.jsonl``."""
+    if result.tokens_per_second:
+        return float(result.tokens_per_second)
+    from motionbook_lib.metrics_log import read_metrics
+
+    m = read_metrics(result.out_dir)
+    rates = m[m["name"] == "train/tokens_per_s"]["value"] if len(m) else []
+    return float(rates.iloc[-1]) if len(rates) else 0.0
+
+
 def _rate_summary(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "rate": r["rate"],
@@ -335,7 +347,7 @@ def run_reference(
                     "threads": torch.get_num_threads(),
                     "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"},
         "timings_s": timings,
-        "m0_tokens_per_s": {"stage1": s1.tokens_per_second, "stage2": s2.tokens_per_second},
+        "m0_tokens_per_s": {"stage1": _throughput(s1), "stage2": _throughput(s2)},
         "results": results,
     }  # fmt: skip
     write_json(out / "results.json", summary)
