@@ -1456,6 +1456,9 @@ def build_store(
             for enc in results:
                 writer._add_encoded(enc)
             bar.update(len(chunk))
+        dropped = len(indices) - writer.count  # every index of the part is a motion unless it was left out
+        if drop_static:  # recorded in store.json's build field, which close() writes last
+            writer.info = {**writer.info, "dropped_static": dropped}
         writer.close()
     except BaseException:
         writer.abort()
@@ -1463,11 +1466,6 @@ def build_store(
     finally:
         bar.close()
     if drop_static:
-        store_file = out / STORE_JSON
-        store_info = json.loads(store_file.read_text())
-        dropped = len(indices) - int(store_info["counts"]["motions"])
-        store_info["build"]["dropped_static"] = dropped
-        write_json(store_file, store_info, default=_jsonable)
         print(f"[motionbook] {out}: dropped {dropped} held pose(s) of {len(indices)} motions (--drop-static)",
               file=sys.stderr)  # fmt: skip
     return out
